@@ -1,0 +1,64 @@
+// The validated configuration: plain values, every default applied. A Config
+// only exists once the whole file has been checked (see config_loader.hpp).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "net/address.hpp"
+
+namespace socketd {
+
+enum class LogLevel { kError = 3, kWarning = 4, kNotice = 5, kInfo = 6, kDebug = 7 };
+
+enum class Mode { kBanner, kChat, kEcho, kUdpLog, kUpload };
+enum class Transport { kTcp, kUdp };
+enum class Framing { kChunk, kLine };
+
+constexpr Transport transport_of(Mode mode) {
+  return mode == Mode::kUdpLog ? Transport::kUdp : Transport::kTcp;
+}
+const char* to_string(Mode mode);
+const char* to_string(Framing framing);
+
+struct DaemonConfig {
+  LogLevel log_level = LogLevel::kInfo;
+  uint32_t max_connections = 16384;  // all TCP services together
+  // Where uploads go. Empty in the file means: $STATE_DIRECTORY (set by
+  // systemd's StateDirectory=) if present, else "./uploads".
+  std::string upload_dir;
+  std::chrono::milliseconds drain_timeout{10'000};  // graceful stop
+};
+
+struct ServiceConfig {
+  std::string name;
+  Mode mode = Mode::kChat;
+  SocketAddress listen;
+  int backlog = 5;
+  uint32_t max_connections = 0;                // 0: only the global limit
+  std::chrono::milliseconds idle_timeout{300'000};  // 0: never
+
+  std::string message = "success!";  // banner
+  std::string greeting;              // chat: sent on accept, may be empty
+  std::string exit_word = "exit";    // chat
+  int64_t random_min = 1;            // chat
+  int64_t random_max = 1000;         // chat
+  Framing framing = Framing::kChunk;  // chat
+  uint32_t max_line_bytes = 65536;     // chat, line framing
+
+  std::string ack_word = "success";          // upload
+  std::string end_word = "quit";             // upload
+  uint64_t max_upload_bytes = 1ull << 30;    // upload, 0: unlimited
+
+  Transport transport() const { return transport_of(mode); }
+};
+
+struct Config {
+  std::string source;  // path the config came from, for messages
+  DaemonConfig daemon;
+  std::vector<ServiceConfig> services;
+};
+
+}  // namespace socketd
