@@ -1,0 +1,171 @@
+#include "app/app.hpp"
+
+#include <algorithm>
+#include <csignal>
+#include <cstdlib>
+
+#include "config/config_loader.hpp"
+
+namespace socketd {
+
+std::string resolve_upload_dir(const std::string& configured) {
+  if (!configured.empty()) return configured;
+  if (const char* state = std::getenv("STATE_DIRECTORY"); state != nullptr && *state != '\0') {
+    const std::string_view dirs = state;  // may list several, ':'-separated
+    return std::string(dirs.substr(0, dirs.find(':')));
+  }
+  return "uploads";
+}
+
+App::App(Reactor& reactor, Logger& logger, Notifier& notifier, AppOptions options)
+    : reactor_(reactor),
+      logger_(logger),
+      notifier_(notifier),
+      options_(std::move(options)),
+      server_(reactor, logger) {}
+
+App::~App() = default;
+
+bool App::open_upload_store(const Config& config) {
+  const bool has_upload = std::any_of(config.services.begin(), config.services.end(),
+                                      [](const auto& s) { return s.mode == Mode::kUpload; });
+  if (!has_upload) return true;
+  const std::string dir = resolve_upload_dir(config.daemon.upload_dir);
+  if (uploads_ && uploads_->path() == dir) return true;
+  auto store = UploadStore::open(dir);
+  if (!store) {
+    logger_.log(LogLevel::kError, "cannot use upload directory " + dir + ": " +
+                                      store.error().message() +
+                                      " (create it or set [daemon] upload_dir)");
+    return false;
+  }
+  uploads_ = std::move(*store);
+  if (const size_t leftovers = uploads_->recover(); leftovers > 0) {
+    logger_.log(LogLevel::kWarning, "upload directory " + dir + ": " + std::to_string(leftovers) +
+                                        " interrupted upload(s) from an earlier run kept as "
+                                        "*.incomplete");
+  }
+  server_.set_upload_store(uploads_.get());
+  return true;
+}
+
+bool App::start(const Config& config, InheritedSockets* inherited) {
+  logger_.set_level(config.daemon.log_level);
+  if (!open_upload_store(config)) return false;
+  const auto errors = server_.apply(config, inherited);
+  for (const auto& error : errors) logger_.log(LogLevel::kError, error);
+  if (!errors.empty()) return false;
+  config_ = config;
+  std::string where;
+  for (const auto& l : server_.listeners()) {
+    where += (where.empty() ? "" : ", ") + l.service + " " +
+             (l.transport == Transport::kTcp ? "tcp " : "udp ") + l.address.to_string();
+  }
+  logger_.log({LogLevel::kNotice, LogEvent::kStarted, "socketd started: " + where,
+               {{"CONFIG", config.source}}});
+  notifier_.ready();
+  notifier_.status(status_line());
+  schedule_status();
+  schedule_watchdog();
+  return true;
+}
+
+bool App::reload() {
+  if (stopping_) return false;
+  notifier_.reloading();
+  const auto t0 = Clock::now();
+  auto load = load_config_file(options_.config_path);
+  std::vector<std::string> errors;
+  for (const auto& e : load.errors) errors.push_back(e.to_string());
+  if (load.ok() && !open_upload_store(*load.config)) {
+    errors.push_back("upload directory unusable");
+  }
+  if (load.ok() && errors.empty()) errors = server_.apply(*load.config);
+  if (!errors.empty()) {
+    for (const auto& error : errors) {
+      logger_.log({LogLevel::kError, LogEvent::kReloadFailed, error,
+                   {{"CONFIG", options_.config_path}}});
+    }
+    last_reload_ = "reload failed: " + errors.front() +
+                   (errors.size() > 1 ? " (+" + std::to_string(errors.size() - 1) + " more)" : "") +
+                   "; previous configuration still in force";
+    logger_.log({LogLevel::kError, LogEvent::kReloadFailed, last_reload_,
+                 {{"CONFIG", options_.config_path}}});
+  } else {
+    config_ = *load.config;
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0);
+    last_reload_ = "reloaded " + std::to_string(config_.services.size()) + " services in " +
+                   std::to_string(us.count()) + " us";
+    logger_.log({LogLevel::kNotice, LogEvent::kReloaded, last_reload_,
+                 {{"CONFIG", options_.config_path}}});
+  }
+  notifier_.ready();
+  notifier_.status(status_line());
+  return errors.empty();
+}
+
+void App::stop() {
+  if (stopping_) return;
+  stopping_ = true;
+  notifier_.stopping();
+  server_.stop_listening();
+  logger_.log({LogLevel::kNotice, LogEvent::kStopping,
+               "stopping: no longer accepting; " + std::to_string(server_.open_connections()) +
+                   " connection(s) may finish within " +
+                   std::to_string(config_.daemon.drain_timeout.count()) + " ms",
+               {}});
+  drain_timer_ = reactor_.add_timer(config_.daemon.drain_timeout, [this] {
+    drain_timer_ = 0;
+    server_.abort_all("daemon stopping (drain timeout)");
+    reactor_.stop();
+  });
+  check_drained();
+}
+
+void App::check_drained() {
+  drain_poll_ = 0;
+  if (server_.open_connections() == 0) {
+    if (drain_timer_ != 0) reactor_.cancel_timer(drain_timer_);
+    drain_timer_ = 0;
+    reactor_.stop();
+    return;
+  }
+  notifier_.status(status_line());
+  drain_poll_ = reactor_.add_timer(std::chrono::milliseconds(20), [this] { check_drained(); });
+}
+
+void App::on_signal(int signo) {
+  if (signo == SIGHUP) {
+    reload();
+  } else {
+    stop();
+  }
+}
+
+std::string App::status_line() const {
+  const auto t = server_.totals();
+  std::string s = stopping_ ? "Stopping: " : "";
+  s += std::to_string(t.open_connections) + " open, " +
+       std::to_string(t.stats.connections_total) + " total connections; " +
+       std::to_string(t.stats.bytes_in) + " B in, " + std::to_string(t.stats.bytes_out) +
+       " B out; uploads " + std::to_string(t.stats.uploads_finished) + " finished, " +
+       std::to_string(t.stats.uploads_incomplete) + " incomplete; " +
+       std::to_string(t.stats.datagrams) + " datagrams; " + std::to_string(t.stats.refused) +
+       " refused; last reload: " + last_reload_;
+  return s;
+}
+
+void App::schedule_status() {
+  reactor_.add_timer(options_.status_interval, [this] {
+    notifier_.status(status_line());
+    schedule_status();
+  });
+}
+
+void App::schedule_watchdog() {
+  if (options_.watchdog_interval.count() <= 0) return;
+  notifier_.watchdog();
+  reactor_.add_timer(options_.watchdog_interval, [this] { schedule_watchdog(); });
+}
+
+}  // namespace socketd

@@ -1,0 +1,67 @@
+// App: the daemon's life cycle on one reactor: start from a config, reload it
+// on SIGHUP (all or nothing), stop gracefully on SIGTERM (stop accepting,
+// drain up to drain_timeout, then close the rest), and keep the supervisor
+// informed (ready, reloading, stopping, status, watchdog).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "app/notifier.hpp"
+#include "config/config.hpp"
+#include "log/logger.hpp"
+#include "reactor/reactor.hpp"
+#include "server/server.hpp"
+#include "service/upload_store.hpp"
+
+namespace socketd {
+
+struct AppOptions {
+  std::string config_path;
+  std::chrono::milliseconds status_interval{5000};
+  std::chrono::milliseconds watchdog_interval{0};  // 0: no watchdog pings
+};
+
+class App {
+ public:
+  App(Reactor& reactor, Logger& logger, Notifier& notifier, AppOptions options);
+  ~App();
+
+  // Binds every listener of `config` (adopting inherited sockets by name) and
+  // reports READY=1. On failure logs why and returns false.
+  bool start(const Config& config, InheritedSockets* inherited = nullptr);
+  // Re-reads the config file; a bad file or an address that cannot be bound
+  // leaves the running configuration fully in force.
+  bool reload();
+  // Graceful stop; the reactor stops once drained or at the drain timeout.
+  void stop();
+  void on_signal(int signo);
+
+  Server& server() { return server_; }
+  const std::string& last_reload() const { return last_reload_; }
+  std::string status_line() const;
+
+ private:
+  bool open_upload_store(const Config& config);
+  void schedule_status();
+  void schedule_watchdog();
+  void check_drained();
+
+  Reactor& reactor_;
+  Logger& logger_;
+  Notifier& notifier_;
+  AppOptions options_;
+  Server server_;
+  std::unique_ptr<UploadStore> uploads_;
+  Config config_;
+  std::string last_reload_ = "none";
+  bool stopping_ = false;
+  TimerId drain_timer_ = 0;
+  TimerId drain_poll_ = 0;
+};
+
+// Where uploads go when the config leaves upload_dir empty.
+std::string resolve_upload_dir(const std::string& configured);
+
+}  // namespace socketd

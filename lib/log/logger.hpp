@@ -1,0 +1,80 @@
+// Logging: a LogRecord (one event with its structured fields) goes through
+// Logger, which filters by level and hands it to a LogSink. The lib only has
+// the stderr sink; the daemon adds the journal sink.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "config/config.hpp"
+
+namespace socketd {
+
+// Every kind of record; each has a fixed journal MESSAGE_ID.
+enum class LogEvent {
+  kGeneric,
+  kStarted,
+  kReloaded,
+  kReloadFailed,
+  kConnectionOpened,
+  kConnectionClosed,
+  kUploadFinished,
+  kUploadIncomplete,
+  kDatagram,
+  kLimitHit,
+  kStopping,
+};
+
+struct LogField {
+  std::string_view key;  // journal field name without the SOCKETD_ prefix, e.g. "PEER"
+  std::string value;
+};
+
+struct LogRecord {
+  LogLevel level = LogLevel::kInfo;
+  LogEvent event = LogEvent::kGeneric;
+  std::string message;  // human-readable; must already be escaped if untrusted
+  std::vector<LogField> fields;
+};
+
+class LogSink {
+ public:
+  virtual ~LogSink() = default;
+  virtual void write(const LogRecord& record) noexcept = 0;
+};
+
+// Human-readable lines on stderr, one per record. With JOURNAL_STREAM
+// set (stderr connected to journald) each line starts with "<N>" so journald
+// keeps the priority.
+class StderrSink final : public LogSink {
+ public:
+  StderrSink();
+  void write(const LogRecord& record) noexcept override;
+  static std::string format(const LogRecord& record, bool priority_prefix);
+
+ private:
+  bool priority_prefix_;
+};
+
+class Logger {
+ public:
+  Logger(LogSink& sink, LogLevel level) : sink_(&sink), level_(level) {}
+  bool enabled(LogLevel level) const { return level <= level_; }
+  void set_level(LogLevel level) { level_ = level; }
+  void set_sink(LogSink& sink) { sink_ = &sink; }
+  void log(const LogRecord& record) noexcept {
+    if (enabled(record.level)) sink_->write(record);
+  }
+  void log(LogLevel level, std::string message) noexcept {
+    log(LogRecord{level, LogEvent::kGeneric, std::move(message), {}});
+  }
+
+ private:
+  LogSink* sink_;
+  LogLevel level_;
+};
+
+}  // namespace socketd

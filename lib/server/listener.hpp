@@ -1,0 +1,23 @@
+// Listener: a bound socket of one transport that feeds one service. Owned by
+// the Server, not the service, so a reload can hand an unchanged socket to the
+// new configuration without ever closing it.
+#pragma once
+
+#include "config/config.hpp"
+#include "net/address.hpp"
+#include "reactor/io_handler.hpp"
+
+namespace socketd {
+
+class ServiceRuntime;
+
+class Listener : public IoHandler {
+ public:
+  virtual Transport transport() const = 0;
+  virtual const SocketAddress& configured() const = 0;  // as written (port may be 0)
+  virtual const SocketAddress& bound() const = 0;       // what the kernel gave us
+  // Registers with the reactor on first call; later calls just re-point it.
+  virtual std::error_code attach(ServiceRuntime& service) = 0;
+};
+
+}  // namespace socketd

@@ -1,0 +1,185 @@
+#include "server/server.hpp"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+
+#include "net/socket.hpp"
+#include "server/tcp_listener.hpp"
+#include "server/udp_listener.hpp"
+
+namespace socketd {
+namespace {
+
+void add_stats(ServiceStats& to, const ServiceStats& from) {
+  to.connections_total += from.connections_total;
+  to.bytes_in += from.bytes_in;
+  to.bytes_out += from.bytes_out;
+  to.uploads_finished += from.uploads_finished;
+  to.uploads_incomplete += from.uploads_incomplete;
+  to.datagrams += from.datagrams;
+  to.refused += from.refused;
+}
+
+std::error_code check_inherited(int fd, Transport transport) {
+  int type = 0;
+  socklen_t len = sizeof type;
+  if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) return errno_code();
+  const int want = transport == Transport::kTcp ? SOCK_STREAM : SOCK_DGRAM;
+  if (type != want) return std::make_error_code(std::errc::wrong_protocol_type);
+  return set_nonblocking(fd);  // inherited sockets arrive blocking
+}
+
+}  // namespace
+
+Server::Server(Reactor& reactor, Logger& logger) : context_(reactor, logger) {}
+
+Server::~Server() {
+  if (sweep_timer_ != 0) context_.reactor.cancel_timer(sweep_timer_);
+  listeners_.clear();
+  services_.clear();
+  retiring_.clear();
+}
+
+Result<std::unique_ptr<Listener>> Server::open_listener(const ServiceConfig& service,
+                                                        InheritedSockets* inherited) {
+  auto& reactor = context_.reactor;
+  Fd fd;
+  if (inherited != nullptr) {
+    if (auto it = inherited->find(service.name); it != inherited->end()) {
+      if (auto ec = check_inherited(it->second.get(), service.transport())) return ec;
+      fd = std::move(it->second);
+      inherited->erase(it);
+    }
+  }
+  if (!fd) {
+    auto bound = service.transport() == Transport::kTcp
+                     ? listen_tcp(service.listen, {.backlog = service.backlog})
+                     : bind_udp(service.listen);
+    if (!bound) return bound.error();
+    fd = std::move(*bound);
+  }
+  if (service.transport() == Transport::kTcp) {
+    return std::unique_ptr<Listener>(new TcpListener(reactor, std::move(fd), service.listen));
+  }
+  return std::unique_ptr<Listener>(new UdpListener(reactor, std::move(fd), service.listen));
+}
+
+std::vector<std::string> Server::apply(const Config& config, InheritedSockets* inherited) {
+  const size_t n = config.services.size();
+  // Phase 1: find or open a listener for every service while every old socket
+  // stays open and nothing is changed yet.
+  std::vector<size_t> reuse(n, SIZE_MAX);  // index into listeners_
+  std::vector<bool> taken(listeners_.size(), false);
+  std::vector<std::unique_ptr<Listener>> fresh(n);
+  std::vector<std::string> errors;
+  for (size_t i = 0; i < n; ++i) {
+    const auto& service = config.services[i];
+    for (size_t j = 0; j < listeners_.size(); ++j) {
+      if (!taken[j] && listeners_[j]->transport() == service.transport() &&
+          listeners_[j]->configured() == service.listen) {
+        reuse[i] = j;
+        taken[j] = true;
+        break;
+      }
+    }
+    if (reuse[i] != SIZE_MAX) continue;
+    auto opened = open_listener(service, inherited);
+    if (!opened) {
+      errors.push_back("service '" + service.name + "': cannot listen on " +
+                       service.listen.to_string() + ": " + opened.error().message());
+      continue;
+    }
+    fresh[i] = std::move(*opened);
+  }
+  if (!errors.empty()) return errors;  // the fresh sockets close here; old config intact
+
+  // Phase 2: commit. Runtimes are matched by service name, so a service keeps
+  // its connections and counters across a reload even if its port moved.
+  std::vector<std::unique_ptr<ServiceRuntime>> runtimes;
+  std::vector<std::unique_ptr<Listener>> listeners;
+  for (size_t i = 0; i < n; ++i) {
+    auto settings = std::make_shared<const ServiceSettings>(config.services[i]);
+    auto it = std::find_if(services_.begin(), services_.end(),
+                           [&](const auto& r) { return r && r->name() == settings->config.name; });
+    if (it != services_.end()) {
+      (*it)->set_settings(settings);
+      runtimes.push_back(std::move(*it));
+    } else {
+      runtimes.push_back(std::make_unique<ServiceRuntime>(context_, settings));
+    }
+    listeners.push_back(reuse[i] != SIZE_MAX ? std::move(listeners_[reuse[i]])
+                                             : std::move(fresh[i]));
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (auto ec = listeners[i]->attach(*runtimes[i])) {
+      context_.logger.log(LogLevel::kError, "service '" + runtimes[i]->name() +
+                                                "': cannot watch its socket: " + ec.message());
+    }
+  }
+  // Removed services stop listening now but serve their connections to the end.
+  for (auto& runtime : services_) {
+    if (!runtime) continue;
+    if (runtime->open_connections() == 0) {
+      add_stats(removed_stats_, runtime->stats());
+    } else {
+      retiring_.push_back(std::move(runtime));
+    }
+  }
+  services_ = std::move(runtimes);
+  listeners_ = std::move(listeners);  // listeners not carried over close here, last
+
+  context_.max_connections = config.daemon.max_connections;
+  context_.logger.set_level(config.daemon.log_level);
+  auto shortest = std::chrono::milliseconds(1000);
+  for (const auto& service : config.services) {
+    if (service.idle_timeout.count() > 0) shortest = std::min(shortest, service.idle_timeout / 4);
+  }
+  sweep_interval_ = std::max(shortest, std::chrono::milliseconds(10));
+  schedule_sweep();
+  return {};
+}
+
+void Server::schedule_sweep() {
+  if (sweep_timer_ != 0) context_.reactor.cancel_timer(sweep_timer_);
+  sweep_timer_ = context_.reactor.add_timer(sweep_interval_, [this] {
+    sweep_timer_ = 0;
+    sweep();
+    schedule_sweep();
+  });
+}
+
+void Server::sweep() {
+  const auto now = context_.reactor.now();
+  for (auto& runtime : services_) runtime->sweep_idle(now);
+  for (auto& runtime : retiring_) runtime->sweep_idle(now);
+  std::erase_if(retiring_, [this](const auto& runtime) {
+    if (runtime->open_connections() != 0) return false;
+    add_stats(removed_stats_, runtime->stats());
+    return true;
+  });
+}
+
+void Server::stop_listening() { listeners_.clear(); }
+
+void Server::abort_all(std::string_view reason) {
+  for (auto& runtime : services_) runtime->abort_all(reason);
+  for (auto& runtime : retiring_) runtime->abort_all(reason);
+}
+
+std::vector<ListenerInfo> Server::listeners() const {
+  std::vector<ListenerInfo> out;
+  for (size_t i = 0; i < listeners_.size(); ++i) {
+    out.push_back({services_[i]->name(), listeners_[i]->transport(), listeners_[i]->bound()});
+  }
+  return out;
+}
+
+ServerTotals Server::totals() const {
+  ServerTotals totals{context_.open_connections, removed_stats_};
+  for (const auto& runtime : services_) add_stats(totals.stats, runtime->stats());
+  for (const auto& runtime : retiring_) add_stats(totals.stats, runtime->stats());
+  return totals;
+}
+
+}  // namespace socketd

@@ -1,0 +1,67 @@
+// Server: every configured service, its listener and its connections, on one
+// Reactor. apply() switches configurations atomically: unchanged listeners
+// keep their socket, new ones are bound before old ones close, and if any
+// address cannot be bound nothing changes at all.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "server/listener.hpp"
+#include "server/server_context.hpp"
+#include "server/service_runtime.hpp"
+
+namespace socketd {
+
+struct ListenerInfo {
+  std::string service;
+  Transport transport;
+  SocketAddress address;  // as bound: the real port when the config said 0
+};
+
+struct ServerTotals {
+  uint64_t open_connections = 0;
+  ServiceStats stats;  // summed over services, including removed ones
+};
+
+// Sockets handed over by systemd (socket activation), by service name.
+using InheritedSockets = std::map<std::string, Fd>;
+
+class Server {
+ public:
+  Server(Reactor& reactor, Logger& logger);
+  ~Server();
+
+  void set_upload_store(UploadStore* store) { context_.uploads = store; }
+
+  // On failure returns the reasons (one per address) and leaves everything as it was.
+  std::vector<std::string> apply(const Config& config, InheritedSockets* inherited = nullptr);
+
+  // Graceful stop, step one: close every listener; connections go on.
+  void stop_listening();
+  void abort_all(std::string_view reason);
+  size_t open_connections() const { return context_.open_connections; }
+
+  std::vector<ListenerInfo> listeners() const;
+  ServerTotals totals() const;
+  ServerContext& context() { return context_; }
+
+ private:
+  Result<std::unique_ptr<Listener>> open_listener(const ServiceConfig& service,
+                                                  InheritedSockets* inherited);
+  void schedule_sweep();
+  void sweep();
+
+  ServerContext context_;
+  std::vector<std::unique_ptr<ServiceRuntime>> services_;  // in config order
+  std::vector<std::unique_ptr<ServiceRuntime>> retiring_;  // removed, still serving
+  std::vector<std::unique_ptr<Listener>> listeners_;        // listeners_[i] feeds services_[i]
+  ServiceStats removed_stats_;  // counters of runtimes already destroyed
+  std::chrono::milliseconds sweep_interval_{1000};
+  TimerId sweep_timer_ = 0;
+};
+
+}  // namespace socketd

@@ -1,0 +1,131 @@
+#include "server/service_runtime.hpp"
+
+#include "service/banner.hpp"
+#include "service/chat.hpp"
+#include "service/echo.hpp"
+#include "service/escape.hpp"
+#include "service/upload.hpp"
+
+namespace socketd {
+
+ServiceRuntime::ServiceRuntime(ServerContext& context,
+                               std::shared_ptr<const ServiceSettings> settings)
+    : context_(context), settings_(std::move(settings)) {}
+
+ServiceRuntime::~ServiceRuntime() { abort_all("daemon stopped"); }
+
+void ServiceRuntime::set_settings(std::shared_ptr<const ServiceSettings> settings) {
+  settings_ = std::move(settings);
+}
+
+void ServiceRuntime::accept(Fd fd, const SocketAddress& peer) {
+  if (context_.open_connections >= context_.max_connections) {
+    refuse(std::move(fd), peer, "daemon max_connections");
+    return;
+  }
+  const uint32_t cap = settings_->config.max_connections;
+  if (cap != 0 && connections_.size() >= cap) {
+    refuse(std::move(fd), peer, "service max_connections");
+    return;
+  }
+  auto& logger = context_.logger;
+  if (logger.enabled(LogLevel::kInfo)) {
+    logger.log({LogLevel::kInfo, LogEvent::kConnectionOpened,
+                name() + ": " + peer.to_string() + " connected",
+                {{"SERVICE", name()}, {"PEER", peer.to_string()}}});
+  }
+  ++stats_.connections_total;
+  ++context_.open_connections;
+  auto connection = std::make_unique<Connection>(*this, settings_, std::move(fd), peer);
+  connection->index = connections_.size();
+  connections_.push_back(std::move(connection));
+  connections_.back()->start();  // may already finish (banner): keep this last
+}
+
+void ServiceRuntime::refuse(Fd fd, const SocketAddress& peer, std::string_view limit) {
+  ++stats_.refused;
+  fd.reset();  // a clean close: the client sees EOF at once, not a hang
+  context_.logger.log({LogLevel::kWarning, LogEvent::kLimitHit,
+                       name() + ": refused " + peer.to_string() + ": " + std::string(limit) +
+                           " reached",
+                       {{"SERVICE", name()}, {"PEER", peer.to_string()},
+                        {"LIMIT", std::string(limit)}}});
+}
+
+std::unique_ptr<Session> ServiceRuntime::make_session(const ServiceSettings& settings) {
+  switch (settings.config.mode) {
+    case Mode::kBanner:
+      return std::make_unique<BannerSession>(settings.config.message);
+    case Mode::kChat:
+      return std::make_unique<ChatSession>(settings.chat, context_.random);
+    case Mode::kEcho:
+    case Mode::kUdpLog:
+      return std::make_unique<EchoSession>();
+    case Mode::kUpload:
+      break;
+  }
+  auto open = [this](std::error_code& ec) -> std::unique_ptr<UploadTarget> {
+    if (context_.uploads == nullptr) {
+      ec = std::make_error_code(std::errc::no_such_file_or_directory);
+      return nullptr;
+    }
+    return context_.uploads->create(ec);
+  };
+  auto finished = [this](const UploadResult& result) {
+    const bool done = result.state == UploadResult::State::kFinished;
+    ++(done ? stats_.uploads_finished : stats_.uploads_incomplete);
+    context_.logger.log(
+        {done ? LogLevel::kInfo : LogLevel::kWarning,
+         done ? LogEvent::kUploadFinished : LogEvent::kUploadIncomplete,
+         name() + ": upload " + result.file + (done ? " finished, " : " incomplete, ") +
+             std::to_string(result.bytes) + " bytes" +
+             (result.reason.empty() ? "" : ": " + result.reason),
+         {{"SERVICE", name()}, {"FILE", result.file}, {"BYTES", std::to_string(result.bytes)}}});
+  };
+  return std::make_unique<UploadSession>(settings.upload, open, finished);
+}
+
+void ServiceRuntime::on_datagram(std::span<const char> payload, const SocketAddress& peer) {
+  ++stats_.datagrams;
+  stats_.bytes_in += payload.size();
+  auto& logger = context_.logger;
+  if (!logger.enabled(LogLevel::kInfo)) return;
+  std::string text = escape_payload(payload);
+  logger.log({LogLevel::kInfo, LogEvent::kDatagram,
+              name() + ": datagram from " + peer.to_string() + " (" +
+                  std::to_string(payload.size()) + " bytes): " + text,
+              {{"SERVICE", name()},
+               {"PEER", peer.to_string()},
+               {"BYTES", std::to_string(payload.size())},
+               {"PAYLOAD", std::move(text)}}});
+}
+
+void ServiceRuntime::on_closed(Connection& connection) {
+  idle_.unlink(connection.idle_hook());
+  --context_.open_connections;
+  // Swap-remove keeps the table dense; the reactor destroys the connection
+  // after this turn, since events for it may still be queued.
+  const size_t i = connection.index;
+  std::unique_ptr<Connection> gone = std::move(connections_[i]);
+  if (i + 1 != connections_.size()) {
+    connections_[i] = std::move(connections_.back());
+    connections_[i]->index = i;
+  }
+  connections_.pop_back();
+  context_.reactor.retire(std::move(gone));
+}
+
+void ServiceRuntime::sweep_idle(Clock::time_point now) {
+  const auto timeout = settings_->config.idle_timeout;
+  if (timeout.count() == 0) return;
+  while (IdleHook* hook = idle_.oldest()) {
+    if (hook->last_active + timeout > now) return;
+    hook->owner->abort("idle timeout");  // unlinks the hook
+  }
+}
+
+void ServiceRuntime::abort_all(std::string_view reason) {
+  while (!connections_.empty()) connections_.back()->abort(reason);
+}
+
+}  // namespace socketd

@@ -1,0 +1,93 @@
+#include "server/tcp_listener.hpp"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include "net/socket.hpp"
+#include "server/service_runtime.hpp"
+
+namespace socketd {
+namespace {
+Fd open_spare() { return Fd(::open("/dev/null", O_RDONLY | O_CLOEXEC)); }
+}  // namespace
+
+TcpListener::TcpListener(Reactor& reactor, Fd fd, SocketAddress configured)
+    : reactor_(reactor), fd_(std::move(fd)), configured_(configured), spare_(open_spare()) {
+  auto bound = local_address(fd_.get());
+  bound_ = bound ? *bound : configured_;
+}
+
+TcpListener::~TcpListener() {
+  if (retry_timer_ != 0) reactor_.cancel_timer(retry_timer_);
+  if (fd_) reactor_.remove(fd_.get());
+}
+
+std::error_code TcpListener::attach(ServiceRuntime& service) {
+  const bool first = service_ == nullptr;
+  service_ = &service;
+  if (!first) return {};
+  if (auto ec = reactor_.add(fd_.get(), this, EPOLLIN | EPOLLET)) return ec;
+  // Connections may have queued before we registered (inherited socket):
+  // with edge-triggering nobody would tell us.
+  reactor_.mark_ready(this);
+  return {};
+}
+
+void TcpListener::on_io(uint32_t) noexcept {
+  for (int i = 0; i < kAcceptBudget; ++i) {
+    SocketAddress peer;
+    auto client = accept_nonblocking(fd_.get(), peer);
+    if (!client) {
+      const auto ec = client.error();
+      if (would_block(ec)) return;
+      if (ec == std::errc::too_many_files_open || ec == std::errc::too_many_files_open_in_system) {
+        on_fd_exhaustion(ec);
+        return;
+      }
+      // ECONNABORTED, EPERM (firewall), ENOBUFS...: that client is gone, go on.
+      continue;
+    }
+    exhaustion_logged_ = false;
+    const int one = 1;
+    ::setsockopt(client->get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    service_->accept(std::move(*client), peer);
+  }
+  reactor_.mark_ready(this);  // budget spent; the queue may hold more
+}
+
+void TcpListener::on_fd_exhaustion(std::error_code ec) {
+  if (!exhaustion_logged_) {
+    exhaustion_logged_ = true;
+    service_->context().logger.log(
+        {LogLevel::kError, LogEvent::kLimitHit,
+         service_->name() + ": cannot accept: " + ec.message() +
+             "; shedding new clients until descriptors free up (raise LimitNOFILE= or lower "
+             "max_connections)",
+         {{"SERVICE", service_->name()}, {"LIMIT", "file descriptors"}}});
+  }
+  if (spare_) {
+    // Free one descriptor, take the waiting client and close it cleanly, so
+    // the queue drains instead of waking us forever.
+    spare_.reset();
+    SocketAddress peer;
+    auto client = accept_nonblocking(fd_.get(), peer);
+    client = Fd();
+    spare_ = open_spare();
+    if (spare_) {
+      reactor_.mark_ready(this);
+      return;
+    }
+  }
+  // No spare to give up: look again shortly rather than spin.
+  if (retry_timer_ == 0) {
+    retry_timer_ = reactor_.add_timer(std::chrono::milliseconds(100), [this] {
+      retry_timer_ = 0;
+      if (!spare_) spare_ = open_spare();
+      on_io(kResume);
+    });
+  }
+}
+
+}  // namespace socketd

@@ -1,0 +1,47 @@
+// UdpListener: a bound datagram socket; receives in batches with recvmmsg and
+// hands each datagram to its service (udp-log).
+#pragma once
+
+#include <sys/socket.h>
+
+#include <memory>
+#include <vector>
+
+#include "net/address.hpp"
+#include "net/fd.hpp"
+#include "reactor/io_handler.hpp"
+#include "server/listener.hpp"
+#include "reactor/reactor.hpp"
+
+namespace socketd {
+
+class ServiceRuntime;
+
+class UdpListener final : public Listener {
+ public:
+  static constexpr unsigned kBatch = 32;
+  static constexpr size_t kMaxDatagram = 65536;
+  static constexpr int kBatchBudget = 8;  // recvmmsg calls per event
+
+  UdpListener(Reactor& reactor, Fd fd, SocketAddress configured);
+  ~UdpListener() override;
+
+  Transport transport() const override { return Transport::kUdp; }
+  const SocketAddress& configured() const override { return configured_; }
+  const SocketAddress& bound() const override { return bound_; }
+  std::error_code attach(ServiceRuntime& service) override;
+  void on_io(uint32_t events) noexcept override;
+
+ private:
+  Reactor& reactor_;
+  Fd fd_;
+  SocketAddress configured_;
+  SocketAddress bound_;
+  ServiceRuntime* service_ = nullptr;
+  std::unique_ptr<char[]> buffers_;  // kBatch * kMaxDatagram, touched only as used
+  std::vector<mmsghdr> headers_;
+  std::vector<iovec> iovecs_;
+  std::vector<sockaddr_storage> peers_;
+};
+
+}  // namespace socketd

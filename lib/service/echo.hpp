@@ -1,0 +1,13 @@
+// EchoSession (RFC 862): every byte received is sent back; no greeting.
+#pragma once
+
+#include "service/session.hpp"
+
+namespace socketd {
+
+class EchoSession final : public Session {
+ public:
+  void on_data(std::span<const char> chunk, Reply& reply) override { reply.send(as_view(chunk)); }
+};
+
+}  // namespace socketd

@@ -1,0 +1,139 @@
+#include "service/upload_store.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <random>
+
+namespace socketd {
+namespace {
+
+constexpr std::string_view kPartSuffix = ".part";
+constexpr std::string_view kIncompleteSuffix = ".incomplete";
+
+std::string part_name(const std::string& name) { return "." + name + std::string(kPartSuffix); }
+
+// "upload-20261125T144553Z-9f86d081884c7d65": sortable by time, unguessable.
+std::string new_upload_name() {
+  static std::mt19937_64 engine{std::random_device{}()};
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "upload-%04d%02d%02dT%02d%02d%02dZ-%016llx", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<unsigned long long>(engine()));
+  return buf;
+}
+
+std::error_code mkdir_p(const std::string& path) {
+  for (size_t i = 1; i <= path.size(); ++i) {
+    if (i == path.size() || path[i] == '/') {
+      const std::string prefix = path.substr(0, i);
+      if (::mkdir(prefix.c_str(), 0750) != 0 && errno != EEXIST) return errno_code();
+    }
+  }
+  return {};
+}
+
+class FileTarget final : public UploadTarget {
+ public:
+  FileTarget(int dir, std::string name, Fd file)
+      : dir_(dir), name_(std::move(name)), file_(std::move(file)) {}
+  ~FileTarget() override {
+    if (file_) abandon();
+  }
+
+  std::error_code append(std::span<const char> bytes) override {
+    while (!bytes.empty()) {
+      const ssize_t n = ::write(file_.get(), bytes.data(), bytes.size());
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return errno_code();
+      }
+      bytes = bytes.subspan(static_cast<size_t>(n));
+    }
+    return {};
+  }
+
+  std::error_code commit() override {
+    if (::fsync(file_.get()) != 0) return errno_code();
+    if (::renameat(dir_, part_name(name_).c_str(), dir_, name_.c_str()) != 0) return errno_code();
+    file_.reset();
+    // The rename is only durable once the directory itself is on disk.
+    if (::fsync(dir_) != 0) return errno_code();
+    return {};
+  }
+
+  void abandon() override {
+    if (!file_) return;
+    ::fsync(file_.get());
+    const std::string incomplete = name_ + std::string(kIncompleteSuffix);
+    ::renameat(dir_, part_name(name_).c_str(), dir_, incomplete.c_str());
+    file_.reset();
+    ::fsync(dir_);
+    name_ = incomplete;
+  }
+
+  const std::string& name() const override { return name_; }
+
+ private:
+  int dir_;  // borrowed from the UploadStore, which outlives every target
+  std::string name_;
+  Fd file_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<UploadStore>> UploadStore::open(const std::string& dir) {
+  if (auto ec = mkdir_p(dir)) return ec;
+  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) return errno_code();
+  return std::unique_ptr<UploadStore>(new UploadStore(dir, std::move(fd)));
+}
+
+std::unique_ptr<UploadTarget> UploadStore::create(std::error_code& ec) {
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    std::string name = new_upload_name();
+    Fd file(::openat(dir_.get(), part_name(name).c_str(),
+                     O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640));
+    if (file) return std::make_unique<FileTarget>(dir_.get(), std::move(name), std::move(file));
+    if (errno != EEXIST) break;
+  }
+  ec = errno_code();
+  return nullptr;
+}
+
+size_t UploadStore::recover() {
+  const int fd = ::dup(dir_.get());
+  if (fd < 0) return 0;
+  DIR* dir = ::fdopendir(fd);
+  if (dir == nullptr) {
+    ::close(fd);
+    return 0;
+  }
+  size_t found = 0;
+  while (const dirent* entry = ::readdir(dir)) {
+    const std::string_view file = entry->d_name;
+    if (!file.starts_with('.') || !file.ends_with(kPartSuffix) ||
+        file.size() <= 1 + kPartSuffix.size()) {
+      continue;
+    }
+    const std::string name(file.substr(1, file.size() - 1 - kPartSuffix.size()));
+    const std::string target = name + std::string(kIncompleteSuffix);
+    if (::renameat(dir_.get(), std::string(file).c_str(), dir_.get(), target.c_str()) == 0) {
+      ++found;
+    }
+  }
+  ::closedir(dir);
+  if (found > 0) ::fsync(dir_.get());
+  return found;
+}
+
+}  // namespace socketd

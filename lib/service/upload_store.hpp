@@ -1,0 +1,33 @@
+// UploadStore: the upload directory. Hands out one new file per upload under a
+// server-chosen name: ".NAME.part" while it is written, "NAME" once committed
+// (fsync, rename, fsync of the directory), "NAME.incomplete" if abandoned.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <system_error>
+
+#include "net/fd.hpp"
+#include "net/result.hpp"
+#include "service/upload.hpp"
+
+namespace socketd {
+
+class UploadStore {
+ public:
+  // Opens (creating if needed) the directory.
+  static Result<std::unique_ptr<UploadStore>> open(const std::string& dir);
+
+  std::unique_ptr<UploadTarget> create(std::error_code& ec);
+  // Renames leftover ".part" files (from a crash) to "NAME.incomplete".
+  // Returns how many were found.
+  size_t recover();
+  const std::string& path() const { return path_; }
+
+ private:
+  UploadStore(std::string path, Fd dir) : path_(std::move(path)), dir_(std::move(dir)) {}
+  std::string path_;
+  Fd dir_;
+};
+
+}  // namespace socketd
