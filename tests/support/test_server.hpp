@@ -1,0 +1,70 @@
+// TestServer: a socketd Server on loopback port 0, running its reactor on a
+// background thread. Tests talk to it through real sockets; anything that
+// must touch server state runs on the reactor thread via run_in_loop().
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config/config.hpp"
+#include "log/logger.hpp"
+#include "reactor/reactor.hpp"
+#include "server/server.hpp"
+#include "service/upload_store.hpp"
+
+namespace socketd::test {
+
+// Records every log record; safe to read from the test thread.
+class CaptureSink final : public LogSink {
+ public:
+  void write(const LogRecord& record) noexcept override;
+  std::vector<LogRecord> records() const;
+  // Waits until `count` records of `event` exist (deadline 10 s).
+  bool wait_for(LogEvent event, size_t count = 1) const;
+  size_t count(LogEvent event) const;
+
+ private:
+  mutable std::mutex mutex_;
+  mutable std::condition_variable changed_;
+  std::vector<LogRecord> records_;
+};
+
+ServiceConfig make_service(std::string name, Mode mode);
+
+class TestServer {
+ public:
+  explicit TestServer(std::vector<ServiceConfig> services, DaemonConfig daemon = {});
+  ~TestServer();
+
+  uint16_t port(const std::string& service) const;
+  SocketAddress address(const std::string& service) const;
+  const std::string& upload_dir() const { return upload_dir_; }
+  std::vector<std::string> upload_files() const;  // names in the upload dir, sorted
+  CaptureSink& log() { return sink_; }
+
+  // Runs `work` on the reactor thread and waits for it.
+  void run_in_loop(std::function<void()> work);
+  // Applies a new service list (ports 0 keep their sockets); returns apply()'s errors.
+  std::vector<std::string> reconfigure(std::vector<ServiceConfig> services);
+  ServerTotals totals();
+
+ private:
+  class Mailbox;
+  CaptureSink sink_;
+  Logger logger_;
+  std::unique_ptr<Reactor> reactor_;
+  std::unique_ptr<Mailbox> mailbox_;
+  std::unique_ptr<Server> server_;
+  std::unique_ptr<UploadStore> uploads_;
+  std::string upload_dir_;
+  DaemonConfig daemon_;
+  std::vector<ListenerInfo> listeners_;
+  std::thread thread_;
+};
+
+}  // namespace socketd::test
