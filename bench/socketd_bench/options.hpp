@@ -1,0 +1,63 @@
+// Options: the validated command line of socketd-bench. parse_options() either
+// returns a complete Options (every default applied, every combination
+// checked) or a message saying what is wrong; it never exits or throws.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace socketd::bench {
+
+enum class Mode { kEcho, kChat, kConnect, kUpload, kUdp, kHold };
+enum class Framing { kChunk, kLine };
+
+const char* to_string(Mode mode);
+const char* to_string(Framing framing);
+
+struct Options {
+  Mode mode = Mode::kEcho;
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;
+  std::vector<std::string> sources;  // local addresses to bind before connect, round robin
+
+  uint32_t connections = 10;
+  size_t size = 64;                  // message / datagram bytes
+  std::optional<double> duration_s;  // run length; 10 s when neither -d nor -n is given
+  std::optional<uint64_t> count;     // total operations to start
+  std::optional<double> rate;        // open loop: operations per second, all connections
+  double ramp_s = 0;                 // spread the initial connects over this long
+  double timeout_s = 5;              // no progress while waiting for the server
+  uint32_t pipeline = 1;             // requests in flight per connection
+  bool json = false;
+  bool quiet = false;
+
+  // chat
+  Framing framing = Framing::kChunk;
+  std::optional<std::string> greeting = std::string("success!");  // nullopt: --no-greeting
+  uint64_t random_min = 1;
+  uint64_t random_max = 1000;
+
+  // connect
+  std::optional<std::string> expect;
+
+  // upload
+  size_t chunk = 1024;
+  uint64_t file_size = 64 * 1024;
+
+  // udp
+  uint32_t batch = 32;  // datagrams per sendmmsg
+};
+
+struct HelpRequested {};
+struct UsageError {
+  std::string message;
+};
+using ParseResult = std::variant<Options, HelpRequested, UsageError>;
+
+ParseResult parse_options(int argc, char** argv);
+const char* usage_text();
+
+}  // namespace socketd::bench
