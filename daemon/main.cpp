@@ -3,6 +3,11 @@
 // stop, 1 generic failure (and an invalid file with --check-config),
 // 2 usage error, 6 (EXIT_NOTCONFIGURED) config invalid at start.
 #include <signal.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <chrono>
+#include <cstring>
 
 #include <cstdio>
 #include <string>
@@ -10,6 +15,7 @@
 
 #include "app/app.hpp"
 #include "config/config_loader.hpp"
+#include "log/rate_limited_sink.hpp"
 #include "options.hpp"
 #include "reactor/signal_source.hpp"
 #include "systemd_glue.hpp"
@@ -22,6 +28,49 @@ namespace {
 
 constexpr int kExitUsage = 2;
 constexpr int kExitNotConfigured = 6;
+
+std::string reload_report_path() {
+  const char* dir = std::getenv("RUNTIME_DIRECTORY");  // set by RuntimeDirectory=
+  if (dir == nullptr || *dir == '\0') return {};
+  const std::string_view dirs = dir;
+  return std::string(dirs.substr(0, dirs.find(':'))) + "/reload-status";
+}
+
+// "GENERATION ok|failed MESSAGE", or generation 0 when there is no report yet.
+std::pair<uint64_t, std::string> read_reload_report(const std::string& path) {
+  std::string text;
+  if (FILE* f = std::fopen(path.c_str(), "r")) {
+    char buf[4096];
+    text.assign(buf, std::fread(buf, 1, sizeof buf, f));
+    std::fclose(f);
+  }
+  uint64_t generation = 0;
+  std::from_chars(text.data(), text.data() + text.size(), generation);
+  return {generation, text.substr(std::min(text.find(' ') + 1, text.size()))};
+}
+
+// ExecReload=: SIGHUP the daemon, then wait until it reports the outcome, so
+// `systemctl reload` returns only once the new file is in force (or refused).
+int signal_reload(int pid) {
+  const std::string path = reload_report_path();
+  const uint64_t before = path.empty() ? 0 : read_reload_report(path).first;
+  if (::kill(pid, SIGHUP) != 0) {
+    std::fprintf(stderr, "socketd: cannot signal PID %d: %s\n", pid, std::strerror(errno));
+    return 1;
+  }
+  if (path.empty()) return 0;  // not under systemd: nothing to wait on
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto [generation, message] = read_reload_report(path);
+    if (generation > before) {
+      std::fputs(message.c_str(), message.starts_with("ok") ? stdout : stderr);
+      return message.starts_with("ok") ? 0 : 1;
+    }
+    ::usleep(5000);  // polling a file another process writes; there is no event to wait on
+  }
+  std::fprintf(stderr, "socketd: PID %d did not report the reload within 30 s\n", pid);
+  return 1;
+}
 
 int run(const socketd::Options& options) {
   using namespace socketd;
@@ -43,7 +92,8 @@ int run(const socketd::Options& options) {
   StderrSink stderr_sink;
   JournalSink journal_sink;
   LogSink& sink = stderr_is_journal() ? static_cast<LogSink&>(journal_sink) : stderr_sink;
-  Logger logger(sink, load.config->daemon.log_level);
+  RateLimitedSink limited(sink, load.config->daemon.log_rate_limit);
+  Logger logger(limited, load.config->daemon.log_level);
 
   auto reactor = Reactor::create();
   if (!reactor) {
@@ -53,7 +103,10 @@ int run(const socketd::Options& options) {
   }
   SdNotifier notifier;
   App app(**reactor, logger, notifier,
-          {.config_path = options.config_path, .watchdog_interval = watchdog_interval()});
+          {.config_path = options.config_path,
+           .watchdog_interval = watchdog_interval(),
+           .reload_report_path = reload_report_path(),
+           .log_limiter = &limited});
   auto signals = SignalSource::create(**reactor, {SIGTERM, SIGINT, SIGHUP},
                                       [&app](int signo) { app.on_signal(signo); });
   if (!signals) {
@@ -92,6 +145,7 @@ int main(int argc, char** argv) {
     std::printf("socketd %s\n", SOCKETD_VERSION);
     return 0;
   }
+  if (options->signal_reload_pid != 0) return signal_reload(options->signal_reload_pid);
   if (options->check_config) {
     auto load = socketd::load_config_file(options->config_path);
     for (const auto& e : load.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());

@@ -12,6 +12,7 @@ struct Options {
   bool check_config = false;
   bool show_version = false;
   bool show_help = false;
+  int signal_reload_pid = 0;  // --signal-reload PID: reload that daemon and wait
 };
 
 // Parses argv; on a usage error returns nullopt and fills `error`.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 
 #include "config/config_loader.hpp"
@@ -49,8 +50,13 @@ bool App::open_upload_store(const Config& config) {
   return true;
 }
 
-bool App::start(const Config& config, InheritedSockets* inherited) {
+void App::apply_logging(const Config& config) {
   logger_.set_level(config.daemon.log_level);
+  if (options_.log_limiter != nullptr) options_.log_limiter->set_limit(config.daemon.log_rate_limit);
+}
+
+bool App::start(const Config& config, InheritedSockets* inherited) {
+  apply_logging(config);
   if (!open_upload_store(config)) return false;
   const auto errors = server_.apply(config, inherited);
   for (const auto& error : errors) logger_.log(LogLevel::kError, error);
@@ -63,10 +69,12 @@ bool App::start(const Config& config, InheritedSockets* inherited) {
   }
   logger_.log({LogLevel::kNotice, LogEvent::kStarted, "socketd started: " + where,
                {{"CONFIG", config.source}}});
+  report_reload(true);
   notifier_.ready();
   notifier_.status(status_line());
   schedule_status();
   schedule_watchdog();
+  schedule_log_tick();
   return true;
 }
 
@@ -93,15 +101,30 @@ bool App::reload() {
                  {{"CONFIG", options_.config_path}}});
   } else {
     config_ = *load.config;
+    apply_logging(config_);
     const auto us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0);
     last_reload_ = "reloaded " + std::to_string(config_.services.size()) + " services in " +
                    std::to_string(us.count()) + " us";
     logger_.log({LogLevel::kNotice, LogEvent::kReloaded, last_reload_,
                  {{"CONFIG", options_.config_path}}});
   }
+  report_reload(errors.empty());
   notifier_.ready();
   notifier_.status(status_line());
   return errors.empty();
+}
+
+void App::report_reload(bool ok) {
+  ++reload_generation_;
+  if (options_.reload_report_path.empty()) return;
+  const std::string tmp = options_.reload_report_path + ".tmp";
+  const std::string text =
+      std::to_string(reload_generation_) + (ok ? " ok " : " failed ") + last_reload_ + "\n";
+  if (FILE* f = std::fopen(tmp.c_str(), "w")) {
+    std::fputs(text.c_str(), f);
+    std::fclose(f);
+    std::rename(tmp.c_str(), options_.reload_report_path.c_str());
+  }
 }
 
 void App::stop() {
@@ -159,6 +182,13 @@ void App::schedule_status() {
   reactor_.add_timer(options_.status_interval, [this] {
     notifier_.status(status_line());
     schedule_status();
+  });
+}
+
+void App::schedule_log_tick() {
+  reactor_.add_timer(std::chrono::seconds(1), [this] {
+    logger_.tick();
+    schedule_log_tick();
   });
 }
 

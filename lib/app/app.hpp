@@ -11,6 +11,7 @@
 #include "app/notifier.hpp"
 #include "config/config.hpp"
 #include "log/logger.hpp"
+#include "log/rate_limited_sink.hpp"
 #include "reactor/reactor.hpp"
 #include "server/server.hpp"
 #include "service/upload_store.hpp"
@@ -21,6 +22,10 @@ struct AppOptions {
   std::string config_path;
   std::chrono::milliseconds status_interval{5000};
   std::chrono::milliseconds watchdog_interval{0};  // 0: no watchdog pings
+  // If set, every reload outcome is written here as "GENERATION ok|failed MESSAGE"
+  // (atomically), so `socketd --signal-reload` can wait for it.
+  std::string reload_report_path;
+  RateLimitedSink* log_limiter = nullptr;  // follows [daemon] log_rate_limit
 };
 
 class App {
@@ -46,7 +51,10 @@ class App {
   bool open_upload_store(const Config& config);
   void schedule_status();
   void schedule_watchdog();
+  void schedule_log_tick();
   void check_drained();
+  void report_reload(bool ok);
+  void apply_logging(const Config& config);
 
   Reactor& reactor_;
   Logger& logger_;
@@ -56,6 +64,7 @@ class App {
   std::unique_ptr<UploadStore> uploads_;
   Config config_;
   std::string last_reload_ = "none";
+  uint64_t reload_generation_ = 0;
   bool stopping_ = false;
   TimerId drain_timer_ = 0;
   TimerId drain_poll_ = 0;

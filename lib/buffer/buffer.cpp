@@ -5,7 +5,7 @@
 
 namespace socketd {
 
-void Buffer::append(std::span<const char> bytes) {
+void Buffer::append(std::string_view bytes) {
   if (bytes.empty()) return;
   make_room(bytes.size());
   std::memcpy(data_.get() + write_, bytes.data(), bytes.size());

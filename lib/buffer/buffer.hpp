@@ -18,8 +18,7 @@ class Buffer {
   std::span<const char> readable() const { return {data_.get() + read_, size()}; }
   std::string_view view() const { return {data_.get() + read_, size()}; }
 
-  void append(std::span<const char> bytes);
-  void append(std::string_view text) { append(std::span<const char>(text.data(), text.size())); }
+  void append(std::string_view bytes);
   // Drops n bytes from the front; frees the block when nothing is left.
   void consume(size_t n);
   void clear();

@@ -30,6 +30,7 @@ struct DaemonConfig {
   // systemd's StateDirectory=) if present, else "./uploads".
   std::string upload_dir;
   std::chrono::milliseconds drain_timeout{10'000};  // graceful stop
+  uint32_t log_rate_limit = 1000;  // records per service per second; 0: unlimited
 };
 
 struct ServiceConfig {

@@ -44,6 +44,8 @@ class LogSink {
  public:
   virtual ~LogSink() = default;
   virtual void write(const LogRecord& record) noexcept = 0;
+  // About once a second, for sinks that summarise or flush.
+  virtual void tick() noexcept {}
 };
 
 // Human-readable lines on stderr, one per record. With JOURNAL_STREAM
@@ -68,6 +70,7 @@ class Logger {
   void log(const LogRecord& record) noexcept {
     if (enabled(record.level)) sink_->write(record);
   }
+  void tick() noexcept { sink_->tick(); }
   void log(LogLevel level, std::string message) noexcept {
     log(LogRecord{level, LogEvent::kGeneric, std::move(message), {}});
   }
