@@ -108,6 +108,7 @@ TEST(Concurrency, ConnectionCapsCloseExtraClientsCleanly) {
   ASSERT_EQ(recv_once(b.get()), "b");
   auto c = connect_tcp_blocking(server.address("echo"));
   EXPECT_TRUE(peer_closed(c.get()));  // EOF at once, not a hang
+  ASSERT_TRUE(server.log().wait_for(LogEvent::kLimitHit));
   EXPECT_EQ(server.log().count(LogEvent::kLimitHit), 1u);
   a.reset();
   EXPECT_TRUE(eventually([&] { return server.totals().open_connections == 1; }));
