@@ -18,7 +18,6 @@ constexpr int kReadsPerEvent = 16;
 }  // namespace
 
 void TcpConnection::begin(int64_t now) noexcept {
-  begun_ = true;
   on_begin(now);
   pull_work(now);
 }
@@ -64,6 +63,7 @@ uint64_t TcpConnection::shutdown() noexcept {
 }
 
 bool TcpConnection::open_socket(int64_t now) noexcept {
+  dialed_ = true;
   const Endpoint& target = ctx_.target;
   Fd fd(::socket(target.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd) {

@@ -45,8 +45,11 @@ class TcpConnection {
   // Connecting, or expecting a greeting or a reply.
   bool waiting_on_server() const noexcept { return fd_ && (connecting_ || awaiting_reply()); }
   // Asked the server for something (an operation, or a connection it had to
-  // accept and greet) and never got a single operation completed.
-  bool starved() const noexcept { return begun_ && completed_ == 0 && (granted_ || !established_); }
+  // accept and greet) and never got a single operation completed. A slot the
+  // run never gave work to (-n below -c, a low --rate) is not starved.
+  bool starved() const noexcept {
+    return completed_ == 0 && (granted_ || (dialed_ && !established_));
+  }
 
  protected:
   // Starts the connection's life: persistent modes connect here, the modes
@@ -93,9 +96,9 @@ class TcpConnection {
   bool connected_ = false;  // counted in Stats::open_connections
   bool writable_ = false;   // edge-triggered: remembered, not re-polled
   bool retired_ = false;
-  bool begun_ = false;
-  bool granted_ = false;
-  bool established_ = false;
+  bool dialed_ = false;       // a connect was attempted
+  bool granted_ = false;      // the pacer handed this slot an operation
+  bool established_ = false;  // connected (and greeted, where there is a greeting)
   std::string out_;
   size_t out_sent_ = 0;
   int64_t deadline_ = 0;  // 0: not waiting on the server
