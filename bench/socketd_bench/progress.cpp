@@ -16,7 +16,7 @@ Progress::Progress(bool enabled, int64_t start_ns) noexcept
       last_tick_(start_ns),
       next_tick_(start_ns + kNsPerSec) {}
 
-void Progress::tick(int64_t now, Stats& stats) noexcept {
+void Progress::tick(int64_t now, Stats& stats, uint64_t open) noexcept {
   if (enabled_) {
     const double interval_s = ns_to_seconds(now - last_tick_);
     const double rate = static_cast<double>(stats.interval_ops()) / interval_s;
@@ -27,8 +27,7 @@ void Progress::tick(int64_t now, Stats& stats) noexcept {
                  has_latency ? format_latency(latency.percentile(50)).c_str() : "-",
                  has_latency ? format_latency(latency.percentile(99)).c_str() : "-",
                  static_cast<unsigned long long>(stats.errors()),
-                 static_cast<unsigned long long>(stats.open_connections()),
-                 terminal_ ? "\033[K" : "\n");
+                 static_cast<unsigned long long>(open), terminal_ ? "\033[K" : "\n");
     std::fflush(stderr);
     line_open_ = terminal_;
   }

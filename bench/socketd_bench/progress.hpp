@@ -15,7 +15,8 @@ class Progress {
 
   int64_t next_tick() const noexcept { return next_tick_; }
   // Prints the interval since the last tick, then starts a new interval.
-  void tick(int64_t now, Stats& stats) noexcept;
+  // `open`: connections (UDP: sockets) open now.
+  void tick(int64_t now, Stats& stats, uint64_t open) noexcept;
   // Ends a rewritten terminal line so the summary starts on a fresh one.
   void finish() noexcept;
 

@@ -99,7 +99,7 @@ RunResult TcpRunner::run() {
   for (;;) {
     const int64_t now = now_ns();
     if (now >= end) break;
-    if (now >= progress.next_tick()) progress.tick(now, stats_);
+    if (now >= progress.next_tick()) progress.tick(now, stats_, stats_.open_connections());
     begin_due_slots(now);
     while (const auto slot = pacer_.next_waiting(now)) connections_[*slot]->pull_work(now);
     run_ready_list();

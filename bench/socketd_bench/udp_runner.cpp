@@ -108,7 +108,7 @@ RunResult UdpRunner::run() {
   while (!interrupted && !pacer_.exhausted()) {
     now = now_ns();
     if (now >= end) break;
-    if (now >= progress.next_tick()) progress.tick(now, stats_);
+    if (now >= progress.next_tick()) progress.tick(now, stats_, senders_.size());
     const uint64_t due = pacer_.available(now);
     if (due > 0 && any_writable()) {
       pacer_.consume(send_batch(due));
