@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "net/access_list.hpp"
 #include "net/address.hpp"
 
 namespace socketd {
@@ -40,6 +41,11 @@ struct ServiceConfig {
   int backlog = 5;
   uint32_t max_connections = 0;                // 0: only the global limit
   std::chrono::milliseconds idle_timeout{300'000};  // 0: never
+  uint32_t max_per_source = 0;       // open connections per client address; 0: unlimited
+  uint32_t max_connection_rate = 0;  // new connections per second; 0: unlimited
+  std::chrono::milliseconds rate_pause{1000};  // listener pause once the rate is exceeded
+  std::vector<Cidr> allow;           // if non-empty, only these (most specific entry wins)
+  std::vector<Cidr> deny;
 
   std::string message = "success!";  // banner
   std::string greeting;              // chat: sent on accept, may be empty
@@ -52,6 +58,8 @@ struct ServiceConfig {
   std::string ack_word = "success";          // upload
   std::string end_word = "quit";             // upload
   uint64_t max_upload_bytes = 1ull << 30;    // upload, 0: unlimited
+  std::chrono::milliseconds upload_timeout{3'600'000};  // upload: whole upload; 0: never
+  uint64_t min_free_bytes = 64ull << 20;     // upload: refuse below this much free disk
 
   Transport transport() const { return transport_of(mode); }
 };

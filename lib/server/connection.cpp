@@ -17,6 +17,7 @@ Connection::Connection(ServiceRuntime& service, std::shared_ptr<const ServiceSet
       session_(service.make_session(*settings_)),
       opened_(service.context().reactor.now()) {
   idle_.owner = this;
+  age_.owner = this;
 }
 
 Connection::~Connection() = default;

@@ -35,6 +35,7 @@ class Connection final : public IoHandler, private Reply {
 
   const SocketAddress& peer() const { return peer_; }
   IdleHook& idle_hook() { return idle_; }
+  IdleHook& age_hook() { return age_; }
   size_t queued_output() const { return out_.size(); }
   size_t index = 0;  // position in the owning ServiceRuntime's table
 
@@ -55,6 +56,7 @@ class Connection final : public IoHandler, private Reply {
   std::unique_ptr<Session> session_;
   Buffer out_;
   IdleHook idle_;
+  IdleHook age_;  // position by accept time, for upload_timeout
   Clock::time_point opened_;
   uint64_t bytes_in_ = 0;
   uint64_t bytes_out_ = 0;

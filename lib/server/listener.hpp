@@ -3,6 +3,8 @@
 // new configuration without ever closing it.
 #pragma once
 
+#include <chrono>
+
 #include "config/config.hpp"
 #include "net/address.hpp"
 #include "reactor/io_handler.hpp"
@@ -18,6 +20,8 @@ class Listener : public IoHandler {
   virtual const SocketAddress& bound() const = 0;       // what the kernel gave us
   // Registers with the reactor on first call; later calls just re-point it.
   virtual std::error_code attach(ServiceRuntime& service) = 0;
+  // Stops taking new clients for `duration`, then resumes by itself.
+  virtual void pause(std::chrono::milliseconds) {}
 };
 
 }  // namespace socketd

@@ -19,6 +19,8 @@ void add_stats(ServiceStats& to, const ServiceStats& from) {
   to.uploads_incomplete += from.uploads_incomplete;
   to.datagrams += from.datagrams;
   to.refused += from.refused;
+  to.denied += from.denied;
+  to.timed_out += from.timed_out;
 }
 
 std::error_code check_inherited(int fd, Transport transport) {
@@ -133,7 +135,9 @@ std::vector<std::string> Server::apply(const Config& config, InheritedSockets* i
   context_.logger.set_level(config.daemon.log_level);
   auto shortest = std::chrono::milliseconds(1000);
   for (const auto& service : config.services) {
-    if (service.idle_timeout.count() > 0) shortest = std::min(shortest, service.idle_timeout / 4);
+    for (auto timeout : {service.idle_timeout, service.upload_timeout}) {
+      if (timeout.count() > 0) shortest = std::min(shortest, timeout / 4);
+    }
   }
   sweep_interval_ = std::max(shortest, std::chrono::milliseconds(10));
   schedule_sweep();
@@ -151,8 +155,8 @@ void Server::schedule_sweep() {
 
 void Server::sweep() {
   const auto now = context_.reactor.now();
-  for (auto& runtime : services_) runtime->sweep_idle(now);
-  for (auto& runtime : retiring_) runtime->sweep_idle(now);
+  for (auto& runtime : services_) runtime->sweep(now);
+  for (auto& runtime : retiring_) runtime->sweep(now);
   std::erase_if(retiring_, [this](const auto& runtime) {
     if (runtime->open_connections() != 0) return false;
     add_stats(removed_stats_, runtime->stats());

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "server/connection.hpp"
@@ -15,6 +16,20 @@
 
 namespace socketd {
 
+// Open connections per client address (for max_per_source).
+class PeerCounts {
+ public:
+  uint32_t count(const SocketAddress& peer) const;
+  void add(const SocketAddress& peer) { ++counts_[key(peer)]; }
+  void remove(const SocketAddress& peer);
+
+ private:
+  static std::string key(const SocketAddress& peer) { return peer.host(); }
+  std::unordered_map<std::string, uint32_t> counts_;
+};
+
+enum class Admission { kServed, kRefused, kRateExceeded };
+
 struct ServiceStats {
   uint64_t connections_total = 0;
   uint64_t bytes_in = 0;
@@ -22,7 +37,9 @@ struct ServiceStats {
   uint64_t uploads_finished = 0;
   uint64_t uploads_incomplete = 0;
   uint64_t datagrams = 0;
-  uint64_t refused = 0;  // over a connection limit
+  uint64_t refused = 0;  // over a connection limit or the rate
+  uint64_t denied = 0;   // by allow/deny
+  uint64_t timed_out = 0;  // idle or upload timeout
 };
 
 class ServiceRuntime {
@@ -41,8 +58,8 @@ class ServiceRuntime {
   size_t open_connections() const { return connections_.size(); }
 
   // A new client from this service's listener: admitted within the limits, or
-  // closed at once.
-  void accept(Fd fd, const SocketAddress& peer);
+  // closed at once. kRateExceeded: the listener should pause (rate_pause).
+  Admission accept(Fd fd, const SocketAddress& peer);
   void on_datagram(std::span<const char> payload, const SocketAddress& peer);
 
   // For Connection.
@@ -50,17 +67,22 @@ class ServiceRuntime {
   void touch(Connection& connection) { idle_.touch(connection.idle_hook(), context_.reactor.now()); }
   void on_closed(Connection& connection);
 
-  // Closes connections idle for longer than the idle timeout they were accepted under.
-  void sweep_idle(Clock::time_point now);
+  // Closes connections idle longer than idle_timeout, and uploads older than upload_timeout.
+  void sweep(Clock::time_point now);
   void abort_all(std::string_view reason);
 
  private:
-  void refuse(Fd fd, const SocketAddress& peer, std::string_view limit);
+  void refuse(Fd fd, const SocketAddress& peer, std::string_view limit, LogLevel level);
+  bool over_rate(Clock::time_point now);
 
   ServerContext& context_;
   std::shared_ptr<const ServiceSettings> settings_;
   std::vector<std::unique_ptr<Connection>> connections_;
   IdleList idle_;
+  IdleList by_age_;  // oldest connection first: upload_timeout
+  PeerCounts per_source_;
+  Clock::time_point rate_window_{};
+  uint32_t rate_count_ = 0;
   ServiceStats stats_;
 };
 

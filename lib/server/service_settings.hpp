@@ -12,7 +12,8 @@
 namespace socketd {
 
 struct ServiceSettings {
-  explicit ServiceSettings(ServiceConfig c) : config(std::move(c)) {
+  explicit ServiceSettings(ServiceConfig c)
+      : config(std::move(c)), access(config.allow, config.deny) {
     chat.greeting = config.greeting;
     chat.exit_word = config.exit_word;
     chat.random_min = config.random_min;
@@ -27,6 +28,7 @@ struct ServiceSettings {
   ServiceSettings& operator=(const ServiceSettings&) = delete;
 
   const ServiceConfig config;
+  const AccessList access;
   ChatOptions chat;      // views into config
   UploadOptions upload;  // views into config
 };

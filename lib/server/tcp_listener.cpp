@@ -21,6 +21,7 @@ TcpListener::TcpListener(Reactor& reactor, Fd fd, SocketAddress configured)
 
 TcpListener::~TcpListener() {
   if (retry_timer_ != 0) reactor_.cancel_timer(retry_timer_);
+  if (resume_timer_ != 0) reactor_.cancel_timer(resume_timer_);
   if (fd_) reactor_.remove(fd_.get());
 }
 
@@ -35,8 +36,18 @@ std::error_code TcpListener::attach(ServiceRuntime& service) {
   return {};
 }
 
+void TcpListener::pause(std::chrono::milliseconds duration) {
+  if (resume_timer_ != 0) return;
+  resume_timer_ = reactor_.add_timer(duration, [this] {
+    resume_timer_ = 0;
+    // Clients that queued meanwhile raised no new edge: look now.
+    on_io(kResume);
+  });
+}
+
 void TcpListener::on_io(uint32_t) noexcept {
   for (int i = 0; i < kAcceptBudget; ++i) {
+    if (resume_timer_ != 0) return;  // paused: clients wait in the backlog
     SocketAddress peer;
     auto client = accept_nonblocking(fd_.get(), peer);
     if (!client) {
@@ -52,7 +63,10 @@ void TcpListener::on_io(uint32_t) noexcept {
     exhaustion_logged_ = false;
     const int one = 1;
     ::setsockopt(client->get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    service_->accept(std::move(*client), peer);
+    if (service_->accept(std::move(*client), peer) == Admission::kRateExceeded) {
+      pause(service_->settings().config.rate_pause);
+      return;
+    }
   }
   reactor_.mark_ready(this);  // budget spent; the queue may hold more
 }

@@ -26,6 +26,7 @@ class TcpListener final : public Listener {
   const SocketAddress& bound() const override { return bound_; }
   std::error_code attach(ServiceRuntime& service) override;
   void on_io(uint32_t events) noexcept override;
+  void pause(std::chrono::milliseconds duration) override;
 
  private:
   void on_fd_exhaustion(std::error_code ec);
@@ -38,6 +39,7 @@ class TcpListener final : public Listener {
   Fd spare_;                  // reserved fd, given up to shed clients on EMFILE
   bool exhaustion_logged_ = false;
   TimerId retry_timer_ = 0;
+  TimerId resume_timer_ = 0;  // set while paused
 };
 
 }  // namespace socketd

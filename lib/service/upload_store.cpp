@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -42,15 +43,29 @@ std::error_code mkdir_p(const std::string& path) {
   return {};
 }
 
+bool has_room_at(int fd, uint64_t min_free_bytes) {
+  if (min_free_bytes == 0) return true;
+  struct statvfs st{};
+  if (::fstatvfs(fd, &st) != 0) return true;  // cannot tell: let write() decide
+  return static_cast<uint64_t>(st.f_bavail) * st.f_frsize >= min_free_bytes;
+}
+
 class FileTarget final : public UploadTarget {
  public:
-  FileTarget(int dir, std::string name, Fd file)
-      : dir_(dir), name_(std::move(name)), file_(std::move(file)) {}
+  static constexpr uint64_t kCheckEvery = 4u << 20;  // free-space check interval
+
+  FileTarget(int dir, std::string name, Fd file, uint64_t min_free_bytes)
+      : dir_(dir), name_(std::move(name)), file_(std::move(file)), min_free_(min_free_bytes) {}
   ~FileTarget() override {
     if (file_) abandon();
   }
 
   std::error_code append(std::span<const char> bytes) override {
+    since_check_ += bytes.size();
+    if (since_check_ >= kCheckEvery) {
+      since_check_ = 0;
+      if (!has_room_at(file_.get(), min_free_)) return std::make_error_code(std::errc::no_space_on_device);
+    }
     while (!bytes.empty()) {
       const ssize_t n = ::write(file_.get(), bytes.data(), bytes.size());
       if (n < 0) {
@@ -87,6 +102,8 @@ class FileTarget final : public UploadTarget {
   int dir_;  // borrowed from the UploadStore, which outlives every target
   std::string name_;
   Fd file_;
+  uint64_t min_free_;
+  uint64_t since_check_ = 0;
 };
 
 }  // namespace
@@ -98,12 +115,23 @@ Result<std::unique_ptr<UploadStore>> UploadStore::open(const std::string& dir) {
   return std::unique_ptr<UploadStore>(new UploadStore(dir, std::move(fd)));
 }
 
-std::unique_ptr<UploadTarget> UploadStore::create(std::error_code& ec) {
+bool UploadStore::has_room(uint64_t min_free_bytes) const {
+  return has_room_at(dir_.get(), min_free_bytes);
+}
+
+std::unique_ptr<UploadTarget> UploadStore::create(std::error_code& ec, uint64_t min_free_bytes) {
+  if (!has_room(min_free_bytes)) {
+    ec = std::make_error_code(std::errc::no_space_on_device);
+    return nullptr;
+  }
   for (int attempt = 0; attempt < 4; ++attempt) {
     std::string name = new_upload_name();
     Fd file(::openat(dir_.get(), part_name(name).c_str(),
                      O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640));
-    if (file) return std::make_unique<FileTarget>(dir_.get(), std::move(name), std::move(file));
+    if (file) {
+      return std::make_unique<FileTarget>(dir_.get(), std::move(name), std::move(file),
+                                          min_free_bytes);
+    }
     if (errno != EEXIST) break;
   }
   ec = errno_code();

@@ -18,7 +18,10 @@ class UploadStore {
   // Opens (creating if needed) the directory.
   static Result<std::unique_ptr<UploadStore>> open(const std::string& dir);
 
-  std::unique_ptr<UploadTarget> create(std::error_code& ec);
+  // Fails with ENOSPC while the file system has less than `min_free_bytes`
+  // available; the target then keeps checking as it grows.
+  std::unique_ptr<UploadTarget> create(std::error_code& ec, uint64_t min_free_bytes = 0);
+  bool has_room(uint64_t min_free_bytes) const;
   // Renames leftover ".part" files (from a crash) to "NAME.incomplete".
   // Returns how many were found.
   size_t recover();
