@@ -49,6 +49,9 @@ Admission ServiceRuntime::accept(Fd fd, const SocketAddress& peer) {
     return Admission::kRefused;
   }
   if (over_rate(context_.reactor.now())) {
+    // Like xinetd's cps: pause, then start counting afresh once resumed.
+    rate_window_ = context_.reactor.now() + config.rate_pause;
+    rate_count_ = 0;
     refuse(std::move(fd), peer,
            "max_connection_rate (" + std::to_string(config.max_connection_rate) +
                "/s); listener paused for " + std::to_string(config.rate_pause.count()) + " ms",
