@@ -27,27 +27,32 @@ App::App(Reactor& reactor, Logger& logger, Notifier& notifier, AppOptions option
 
 App::~App() = default;
 
-bool App::open_upload_store(const Config& config) {
+std::unique_ptr<UploadStore> App::prepare_upload_store(const Config& config,
+                                                      std::string& error) {
   const bool has_upload = std::any_of(config.services.begin(), config.services.end(),
                                       [](const auto& s) { return s.mode == Mode::kUpload; });
-  if (!has_upload) return true;
+  if (!has_upload) return nullptr;
   const std::string dir = resolve_upload_dir(config.daemon.upload_dir);
-  if (uploads_ && uploads_->path() == dir) return true;
+  if (uploads_ && uploads_->path() == dir) return nullptr;  // keep the current one
   auto store = UploadStore::open(dir);
   if (!store) {
-    logger_.log(LogLevel::kError, "cannot use upload directory " + dir + ": " +
-                                      store.error().message() +
-                                      " (create it or set [daemon] upload_dir)");
-    return false;
+    error = "cannot use upload directory " + dir + ": " + store.error().message() +
+            " (create it or set [daemon] upload_dir)";
+    return nullptr;
   }
-  uploads_ = std::move(*store);
-  if (const size_t leftovers = uploads_->recover(); leftovers > 0) {
+  if (const size_t leftovers = (*store)->recover(); leftovers > 0) {
     logger_.log(LogLevel::kWarning, "upload directory " + dir + ": " + std::to_string(leftovers) +
                                         " interrupted upload(s) from an earlier run kept as "
                                         "*.incomplete");
   }
+  return std::move(*store);
+}
+
+void App::use_upload_store(std::unique_ptr<UploadStore> store) {
+  if (!store) return;
+  // Uploads in progress keep the old directory open (UploadStore shares it).
+  uploads_ = std::move(store);
   server_.set_upload_store(uploads_.get());
-  return true;
 }
 
 void App::apply_logging(const Config& config) {
@@ -57,7 +62,13 @@ void App::apply_logging(const Config& config) {
 
 bool App::start(const Config& config, InheritedSockets* inherited) {
   apply_logging(config);
-  if (!open_upload_store(config)) return false;
+  std::string store_error;
+  auto store = prepare_upload_store(config, store_error);
+  if (!store_error.empty()) {
+    logger_.log(LogLevel::kError, store_error);
+    return false;
+  }
+  use_upload_store(std::move(store));
   const auto errors = server_.apply(config, inherited);
   for (const auto& error : errors) logger_.log(LogLevel::kError, error);
   if (!errors.empty()) return false;
@@ -85,10 +96,14 @@ bool App::reload() {
   auto load = load_config_file(options_.config_path);
   std::vector<std::string> errors;
   for (const auto& e : load.errors) errors.push_back(e.to_string());
-  if (load.ok() && !open_upload_store(*load.config)) {
-    errors.push_back("upload directory unusable");
+  std::unique_ptr<UploadStore> store;
+  if (load.ok()) {
+    std::string store_error;
+    store = prepare_upload_store(*load.config, store_error);
+    if (!store_error.empty()) errors.push_back(store_error);
   }
   if (load.ok() && errors.empty()) errors = server_.apply(*load.config);
+  if (errors.empty()) use_upload_store(std::move(store));  // only once the reload holds
   if (!errors.empty()) {
     for (const auto& error : errors) {
       logger_.log({LogLevel::kError, LogEvent::kReloadFailed, error,
@@ -153,7 +168,11 @@ void App::check_drained() {
     reactor_.stop();
     return;
   }
-  notifier_.status(status_line());
+  // sd_notify can block on a slow supervisor: at most one STATUS= a second.
+  if (reactor_.now() - last_drain_status_ >= std::chrono::seconds(1)) {
+    last_drain_status_ = reactor_.now();
+    notifier_.status(status_line());
+  }
   drain_poll_ = reactor_.add_timer(std::chrono::milliseconds(20), [this] { check_drained(); });
 }
 

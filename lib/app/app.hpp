@@ -48,7 +48,10 @@ class App {
   std::string status_line() const;
 
  private:
-  bool open_upload_store(const Config& config);
+  // A store for the config's upload directory if it differs from the current
+  // one (null if unchanged or unused); `error` says why it cannot be used.
+  std::unique_ptr<UploadStore> prepare_upload_store(const Config& config, std::string& error);
+  void use_upload_store(std::unique_ptr<UploadStore> store);
   void schedule_status();
   void schedule_watchdog();
   void schedule_log_tick();
@@ -68,6 +71,7 @@ class App {
   bool stopping_ = false;
   TimerId drain_timer_ = 0;
   TimerId drain_poll_ = 0;
+  Clock::time_point last_drain_status_{};
 };
 
 // Where uploads go when the config leaves upload_dir empty.

@@ -530,6 +530,35 @@ bool set_exit_word(Diagnostics& diag, const Field& field, ServiceConfig& service
   return assign(service.exit_word, word);
 }
 
+// allow/deny: an array of "address" or "address/prefix" strings; each bad
+// entry is reported at its own position.
+std::optional<std::vector<Cidr>> read_cidr_list(Diagnostics& diag, const Field& field) {
+  const auto* array = field.node.as_array();
+  if (array == nullptr) {
+    diag.error(field.node.source(),
+               type_error(field, "an array of addresses or CIDR ranges, such as "
+                                 "[\"10.0.0.0/8\", \"::1\"]"));
+    return std::nullopt;
+  }
+  std::vector<Cidr> list;
+  bool ok = true;
+  for (const auto& element : *array) {
+    const auto* text = element.as_string();
+    const auto cidr = text != nullptr ? Cidr::parse(text->get()) : std::nullopt;
+    if (!cidr) {
+      diag.error(element.source(),
+                 quoted(field.key) + " entries must be strings such as \"192.168.0.0/16\", "
+                                     "\"127.0.0.1\" or \"fd00::/8\" (numeric, prefix within "
+                                     "0..32 or 0..128)");
+      ok = false;
+      continue;
+    }
+    list.push_back(*cidr);
+  }
+  if (!ok) return std::nullopt;
+  return list;
+}
+
 using D = Diagnostics;
 using F = Field;
 using S = ServiceConfig;
@@ -549,6 +578,22 @@ const ServiceKey kServiceKeys[] = {
      [](D& d, const F& f, S& s) {
        return assign(s.idle_timeout, read_duration(d, f, ZeroDuration::kAllowed));
      }},
+    {"max_per_source", kTcpModes,
+     [](D& d, const F& f, S& s) {
+       return assign(s.max_per_source, read_integer(d, f, 0, kMaxU32));
+     }},
+    {"max_connection_rate", kTcpModes,
+     [](D& d, const F& f, S& s) {
+       return assign(s.max_connection_rate, read_integer(d, f, 0, kMaxU32));
+     }},
+    {"rate_pause", kTcpModes,
+     [](D& d, const F& f, S& s) {
+       return assign(s.rate_pause, read_duration(d, f, ZeroDuration::kRefused));
+     }},
+    {"allow", kTcpModes,
+     [](D& d, const F& f, S& s) { return assign(s.allow, read_cidr_list(d, f)); }},
+    {"deny", kTcpModes,
+     [](D& d, const F& f, S& s) { return assign(s.deny, read_cidr_list(d, f)); }},
     {"message", bit(Mode::kBanner),
      [](D& d, const F& f, S& s) { return assign(s.message, read_string(d, f)); }},
     {"greeting", bit(Mode::kChat),
@@ -571,6 +616,14 @@ const ServiceKey kServiceKeys[] = {
     {"max_upload_bytes", bit(Mode::kUpload),
      [](D& d, const F& f, S& s) {
        return assign(s.max_upload_bytes, read_integer(d, f, 0, kMaxI64));
+     }},
+    {"upload_timeout", bit(Mode::kUpload),
+     [](D& d, const F& f, S& s) {
+       return assign(s.upload_timeout, read_duration(d, f, ZeroDuration::kAllowed));
+     }},
+    {"min_free_bytes", bit(Mode::kUpload),
+     [](D& d, const F& f, S& s) {
+       return assign(s.min_free_bytes, read_integer(d, f, 0, kMaxI64));
      }},
 };
 
@@ -602,6 +655,10 @@ const DaemonKey kDaemonKeys[] = {
     {"drain_timeout",
      [](D& d, const F& f, DaemonConfig& c) {
        return assign(c.drain_timeout, read_duration(d, f, ZeroDuration::kRefused));
+     }},
+    {"log_rate_limit",
+     [](D& d, const F& f, DaemonConfig& c) {
+       return assign(c.log_rate_limit, read_integer(d, f, 0, kMaxU32));
      }},
 };
 

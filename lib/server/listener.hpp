@@ -20,6 +20,9 @@ class Listener : public IoHandler {
   virtual const SocketAddress& bound() const = 0;       // what the kernel gave us
   // Registers with the reactor on first call; later calls just re-point it.
   virtual std::error_code attach(ServiceRuntime& service) = 0;
+  // Stops listening now (deregisters and closes the socket, so its address is
+  // free at once); the object itself may still be referenced until the turn ends.
+  virtual void close() = 0;
   // Stops taking new clients for `duration`, then resumes by itself.
   virtual void pause(std::chrono::milliseconds) {}
 };

@@ -38,7 +38,7 @@ Server::Server(Reactor& reactor, Logger& logger) : context_(reactor, logger) {}
 
 Server::~Server() {
   if (sweep_timer_ != 0) context_.reactor.cancel_timer(sweep_timer_);
-  listeners_.clear();
+  stop_listening();
   services_.clear();
   retiring_.clear();
 }
@@ -67,6 +67,37 @@ Result<std::unique_ptr<Listener>> Server::open_listener(const ServiceConfig& ser
   return std::unique_ptr<Listener>(new UdpListener(reactor, std::move(fd), service.listen));
 }
 
+size_t Server::find_reusable(const ServiceConfig& service, const std::vector<bool>& taken) const {
+  auto usable = [&](size_t j, auto&& same_address) {
+    return !taken[j] && listeners_[j]->transport() == service.transport() &&
+           same_address(*listeners_[j]);
+  };
+  auto configured = [&](const Listener& l) { return l.configured() == service.listen; };
+  // "127.0.0.1:P" also matches the socket a "127.0.0.1:0" service got port P on.
+  auto bound = [&](const Listener& l) {
+    return service.listen.port() != 0 && l.bound() == service.listen;
+  };
+  // Several services may say "127.0.0.1:0": give each its own socket back first.
+  for (size_t j = 0; j < listeners_.size(); ++j) {
+    if (services_[j]->name() == service.name && usable(j, configured)) return j;
+  }
+  for (size_t j = 0; j < listeners_.size(); ++j) {
+    if (usable(j, configured) || usable(j, bound)) return j;
+  }
+  return SIZE_MAX;
+}
+
+size_t Server::find_overlapping(const ServiceConfig& service, const std::vector<bool>& taken) const {
+  for (size_t j = 0; j < listeners_.size(); ++j) {
+    const auto& bound = listeners_[j]->bound();
+    if (!taken[j] && listeners_[j]->transport() == service.transport() &&
+        bound.family() == service.listen.family() && bound.port() == service.listen.port()) {
+      return j;
+    }
+  }
+  return SIZE_MAX;
+}
+
 std::vector<std::string> Server::apply(const Config& config, InheritedSockets* inherited) {
   const size_t n = config.services.size();
   // Phase 1: find or open a listener for every service while every old socket
@@ -74,25 +105,59 @@ std::vector<std::string> Server::apply(const Config& config, InheritedSockets* i
   std::vector<size_t> reuse(n, SIZE_MAX);  // index into listeners_
   std::vector<bool> taken(listeners_.size(), false);
   std::vector<std::unique_ptr<Listener>> fresh(n);
+  std::vector<size_t> blocked;  // services whose address an old listener of ours holds
   std::vector<std::string> errors;
+  auto cannot_listen = [&](const ServiceConfig& service, std::error_code ec) {
+    errors.push_back("service '" + service.name + "': cannot listen on " +
+                     service.listen.to_string() + ": " + ec.message());
+  };
   for (size_t i = 0; i < n; ++i) {
     const auto& service = config.services[i];
-    for (size_t j = 0; j < listeners_.size(); ++j) {
-      if (!taken[j] && listeners_[j]->transport() == service.transport() &&
-          listeners_[j]->configured() == service.listen) {
-        reuse[i] = j;
-        taken[j] = true;
-        break;
-      }
-    }
-    if (reuse[i] != SIZE_MAX) continue;
-    auto opened = open_listener(service, inherited);
-    if (!opened) {
-      errors.push_back("service '" + service.name + "': cannot listen on " +
-                       service.listen.to_string() + ": " + opened.error().message());
+    if ((reuse[i] = find_reusable(service, taken)) != SIZE_MAX) {
+      taken[reuse[i]] = true;
       continue;
     }
-    fresh[i] = std::move(*opened);
+    auto opened = open_listener(service, inherited);
+    if (opened) {
+      fresh[i] = std::move(*opened);
+    } else if (opened.error() == std::errc::address_in_use) {
+      blocked.push_back(i);  // e.g. 127.0.0.1:P widened to 0.0.0.0:P: see below
+    } else {
+      cannot_listen(service, opened.error());
+    }
+  }
+  // An address held by one of our own listeners that this reload drops: that
+  // socket must close before the new one can bind. Only now, with everything
+  // else in place, and with a way back if the bind still fails.
+  for (size_t i : blocked) {
+    const auto& service = config.services[i];
+    const size_t j = errors.empty() ? find_overlapping(service, taken) : SIZE_MAX;
+    if (j == SIZE_MAX) {
+      cannot_listen(service, std::make_error_code(std::errc::address_in_use));
+      continue;
+    }
+    const SocketAddress old_address = listeners_[j]->bound();
+    const ServiceConfig old_service = services_[j]->settings().config;
+    listeners_[j]->close();
+    context_.reactor.retire(std::move(listeners_[j]));
+    auto opened = open_listener(service, nullptr);
+    if (opened) {
+      fresh[i] = std::move(*opened);
+      taken[j] = true;  // gone: nothing to carry over
+      continue;
+    }
+    cannot_listen(service, opened.error());
+    ServiceConfig back = old_service;
+    back.listen = old_address;
+    auto restored = open_listener(back, nullptr);
+    if (restored) {
+      listeners_[j] = std::move(*restored);
+      listeners_[j]->attach(*services_[j]);
+    } else {
+      errors.push_back("service '" + old_service.name + "': lost its socket " +
+                       old_address.to_string() + " while trying the reload: " +
+                       restored.error().message());
+    }
   }
   if (!errors.empty()) return errors;  // the fresh sockets close here; old config intact
 
@@ -129,7 +194,14 @@ std::vector<std::string> Server::apply(const Config& config, InheritedSockets* i
     }
   }
   services_ = std::move(runtimes);
-  listeners_ = std::move(listeners);  // listeners not carried over close here, last
+  // Listeners not carried over close last; destroyed after this turn, since
+  // events for them may still be queued (STYLE: deferred close).
+  for (auto& old : listeners_) {
+    if (!old) continue;
+    old->close();  // its address is free as soon as apply() returns
+    context_.reactor.retire(std::move(old));
+  }
+  listeners_ = std::move(listeners);
 
   context_.max_connections = config.daemon.max_connections;
   context_.logger.set_level(config.daemon.log_level);
@@ -164,7 +236,13 @@ void Server::sweep() {
   });
 }
 
-void Server::stop_listening() { listeners_.clear(); }
+void Server::stop_listening() {
+  for (auto& listener : listeners_) {
+    listener->close();
+    context_.reactor.retire(std::move(listener));
+  }
+  listeners_.clear();
+}
 
 void Server::abort_all(std::string_view reason) {
   for (auto& runtime : services_) runtime->abort_all(reason);

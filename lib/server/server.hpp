@@ -52,6 +52,10 @@ class Server {
  private:
   Result<std::unique_ptr<Listener>> open_listener(const ServiceConfig& service,
                                                   InheritedSockets* inherited);
+  // An old listener this service may keep (same name first), or SIZE_MAX.
+  size_t find_reusable(const ServiceConfig& service, const std::vector<bool>& taken) const;
+  // An old listener on the same port and family that blocks binding `service`.
+  size_t find_overlapping(const ServiceConfig& service, const std::vector<bool>& taken) const;
   void schedule_sweep();
   void sweep();
 

@@ -19,10 +19,14 @@ TcpListener::TcpListener(Reactor& reactor, Fd fd, SocketAddress configured)
   bound_ = bound ? *bound : configured_;
 }
 
-TcpListener::~TcpListener() {
+TcpListener::~TcpListener() { close(); }
+
+void TcpListener::close() {
   if (retry_timer_ != 0) reactor_.cancel_timer(retry_timer_);
   if (resume_timer_ != 0) reactor_.cancel_timer(resume_timer_);
+  retry_timer_ = resume_timer_ = 0;
   if (fd_) reactor_.remove(fd_.get());
+  fd_.reset();
 }
 
 std::error_code TcpListener::attach(ServiceRuntime& service) {
@@ -46,6 +50,7 @@ void TcpListener::pause(std::chrono::milliseconds duration) {
 }
 
 void TcpListener::on_io(uint32_t) noexcept {
+  if (!fd_) return;  // closed earlier in this turn
   for (int i = 0; i < kAcceptBudget; ++i) {
     if (resume_timer_ != 0) return;  // paused: clients wait in the backlog
     SocketAddress peer;

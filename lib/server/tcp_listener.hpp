@@ -25,6 +25,7 @@ class TcpListener final : public Listener {
   const SocketAddress& configured() const override { return configured_; }
   const SocketAddress& bound() const override { return bound_; }
   std::error_code attach(ServiceRuntime& service) override;
+  void close() override;
   void on_io(uint32_t events) noexcept override;
   void pause(std::chrono::milliseconds duration) override;
 

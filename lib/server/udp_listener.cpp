@@ -17,8 +17,11 @@ UdpListener::UdpListener(Reactor& reactor, Fd fd, SocketAddress configured)
   bound_ = bound ? *bound : configured_;
 }
 
-UdpListener::~UdpListener() {
+UdpListener::~UdpListener() { close(); }
+
+void UdpListener::close() {
   if (fd_) reactor_.remove(fd_.get());
+  fd_.reset();
 }
 
 std::error_code UdpListener::attach(ServiceRuntime& service) {
@@ -31,6 +34,7 @@ std::error_code UdpListener::attach(ServiceRuntime& service) {
 }
 
 void UdpListener::on_io(uint32_t) noexcept {
+  if (!fd_) return;  // closed earlier in this turn
   for (int round = 0; round < kBatchBudget; ++round) {
     for (unsigned i = 0; i < kBatch; ++i) {
       iovecs_[i] = {buffers_.get() + i * kMaxDatagram, kMaxDatagram};

@@ -26,9 +26,10 @@ size_t utf8_sequence(const unsigned char* s, size_t n) {
     cp = (cp << 6) | (s[i] & 0x3F);
   }
   const bool surrogate = cp >= 0xD800 && cp <= 0xDFFF;
-  // U+2028/2029 break lines in some viewers; escape them too.
-  const bool line_separator = cp == 0x2028 || cp == 0x2029;
-  if (cp < min || cp > 0x10FFFF || surrogate || line_separator) return 0;
+  // C1 controls (U+0080..U+009F: NEL, CSI...) and U+2028/2029 break lines or
+  // start escape sequences in some viewers; escape them too.
+  const bool control = (cp >= 0x80 && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029;
+  if (cp < min || cp > 0x10FFFF || surrogate || control) return 0;
   return len;
 }
 

@@ -54,8 +54,9 @@ class FileTarget final : public UploadTarget {
  public:
   static constexpr uint64_t kCheckEvery = 4u << 20;  // free-space check interval
 
-  FileTarget(int dir, std::string name, Fd file, uint64_t min_free_bytes)
-      : dir_(dir), name_(std::move(name)), file_(std::move(file)), min_free_(min_free_bytes) {}
+  FileTarget(std::shared_ptr<const Fd> dir, std::string name, Fd file, uint64_t min_free_bytes)
+      : dir_(std::move(dir)), name_(std::move(name)), file_(std::move(file)),
+        min_free_(min_free_bytes) {}
   ~FileTarget() override {
     if (file_) abandon();
   }
@@ -79,10 +80,10 @@ class FileTarget final : public UploadTarget {
 
   std::error_code commit() override {
     if (::fsync(file_.get()) != 0) return errno_code();
-    if (::renameat(dir_, part_name(name_).c_str(), dir_, name_.c_str()) != 0) return errno_code();
+    if (::renameat(dir_->get(), part_name(name_).c_str(), dir_->get(), name_.c_str()) != 0) return errno_code();
     file_.reset();
     // The rename is only durable once the directory itself is on disk.
-    if (::fsync(dir_) != 0) return errno_code();
+    if (::fsync(dir_->get()) != 0) return errno_code();
     return {};
   }
 
@@ -90,16 +91,17 @@ class FileTarget final : public UploadTarget {
     if (!file_) return;
     ::fsync(file_.get());
     const std::string incomplete = name_ + std::string(kIncompleteSuffix);
-    ::renameat(dir_, part_name(name_).c_str(), dir_, incomplete.c_str());
+    ::renameat(dir_->get(), part_name(name_).c_str(), dir_->get(), incomplete.c_str());
     file_.reset();
-    ::fsync(dir_);
+    ::fsync(dir_->get());
     name_ = incomplete;
   }
 
   const std::string& name() const override { return name_; }
 
  private:
-  int dir_;  // borrowed from the UploadStore, which outlives every target
+  // Shared with the store: a reload may replace the store while uploads run.
+  std::shared_ptr<const Fd> dir_;
   std::string name_;
   Fd file_;
   uint64_t min_free_;
@@ -112,11 +114,12 @@ Result<std::unique_ptr<UploadStore>> UploadStore::open(const std::string& dir) {
   if (auto ec = mkdir_p(dir)) return ec;
   Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd) return errno_code();
-  return std::unique_ptr<UploadStore>(new UploadStore(dir, std::move(fd)));
+  return std::unique_ptr<UploadStore>(
+      new UploadStore(dir, std::make_shared<const Fd>(std::move(fd))));
 }
 
 bool UploadStore::has_room(uint64_t min_free_bytes) const {
-  return has_room_at(dir_.get(), min_free_bytes);
+  return has_room_at(dir_->get(), min_free_bytes);
 }
 
 std::unique_ptr<UploadTarget> UploadStore::create(std::error_code& ec, uint64_t min_free_bytes) {
@@ -126,10 +129,10 @@ std::unique_ptr<UploadTarget> UploadStore::create(std::error_code& ec, uint64_t 
   }
   for (int attempt = 0; attempt < 4; ++attempt) {
     std::string name = new_upload_name();
-    Fd file(::openat(dir_.get(), part_name(name).c_str(),
+    Fd file(::openat(dir_->get(), part_name(name).c_str(),
                      O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640));
     if (file) {
-      return std::make_unique<FileTarget>(dir_.get(), std::move(name), std::move(file),
+      return std::make_unique<FileTarget>(dir_, std::move(name), std::move(file),
                                           min_free_bytes);
     }
     if (errno != EEXIST) break;
@@ -139,7 +142,8 @@ std::unique_ptr<UploadTarget> UploadStore::create(std::error_code& ec, uint64_t 
 }
 
 size_t UploadStore::recover() {
-  const int fd = ::dup(dir_.get());
+  // A fresh descriptor: a dup() would share (and exhaust) dir_'s read position.
+  const int fd = ::openat(dir_->get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return 0;
   DIR* dir = ::fdopendir(fd);
   if (dir == nullptr) {
@@ -155,12 +159,12 @@ size_t UploadStore::recover() {
     }
     const std::string name(file.substr(1, file.size() - 1 - kPartSuffix.size()));
     const std::string target = name + std::string(kIncompleteSuffix);
-    if (::renameat(dir_.get(), std::string(file).c_str(), dir_.get(), target.c_str()) == 0) {
+    if (::renameat(dir_->get(), std::string(file).c_str(), dir_->get(), target.c_str()) == 0) {
       ++found;
     }
   }
   ::closedir(dir);
-  if (found > 0) ::fsync(dir_.get());
+  if (found > 0) ::fsync(dir_->get());
   return found;
 }
 

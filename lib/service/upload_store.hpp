@@ -28,9 +28,10 @@ class UploadStore {
   const std::string& path() const { return path_; }
 
  private:
-  UploadStore(std::string path, Fd dir) : path_(std::move(path)), dir_(std::move(dir)) {}
+  UploadStore(std::string path, std::shared_ptr<const Fd> dir)
+      : path_(std::move(path)), dir_(std::move(dir)) {}
   std::string path_;
-  Fd dir_;
+  std::shared_ptr<const Fd> dir_;  // uploads in progress keep it open
 };
 
 }  // namespace socketd
