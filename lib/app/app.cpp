@@ -193,7 +193,8 @@ std::string App::status_line() const {
        " B out; uploads " + std::to_string(t.stats.uploads_finished) + " finished, " +
        std::to_string(t.stats.uploads_incomplete) + " incomplete; " +
        std::to_string(t.stats.datagrams) + " datagrams; " + std::to_string(t.stats.refused) +
-       " refused; last reload: " + last_reload_;
+       " refused, " + std::to_string(t.stats.denied) + " denied, " +
+       std::to_string(t.stats.timed_out) + " timed out; last reload: " + last_reload_;
   return s;
 }
 
