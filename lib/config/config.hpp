@@ -39,6 +39,7 @@ struct ServiceConfig {
   Mode mode = Mode::kChat;
   SocketAddress listen;
   int backlog = 5;
+  bool reuse_port = false;  // SO_REUSEPORT: several instances share the address
   uint32_t max_connections = 0;                // 0: only the global limit
   std::chrono::milliseconds idle_timeout{300'000};  // 0: never
   uint32_t max_per_source = 0;       // open connections per client address; 0: unlimited

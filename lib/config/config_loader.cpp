@@ -361,6 +361,15 @@ std::optional<int64_t> read_integer(Diagnostics& diag, const Field& field, int64
   return n;
 }
 
+std::optional<bool> read_bool(Diagnostics& diag, const Field& field) {
+  const auto* value = field.node.as_boolean();
+  if (value == nullptr) {
+    diag.error(field.node.source(), type_error(field, "true or false"));
+    return std::nullopt;
+  }
+  return value->get();
+}
+
 std::optional<std::string> read_string(Diagnostics& diag, const Field& field) {
   const auto* value = field.node.as_string();
   if (value == nullptr) {
@@ -578,6 +587,8 @@ const ServiceKey kServiceKeys[] = {
      [](D& d, const F& f, S& s) {
        return assign(s.idle_timeout, read_duration(d, f, ZeroDuration::kAllowed));
      }},
+    {"reuse_port", kAllModes,
+     [](D& d, const F& f, S& s) { return assign(s.reuse_port, read_bool(d, f)); }},
     {"max_per_source", kTcpModes,
      [](D& d, const F& f, S& s) {
        return assign(s.max_per_source, read_integer(d, f, 0, kMaxU32));

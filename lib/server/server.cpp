@@ -56,8 +56,9 @@ Result<std::unique_ptr<Listener>> Server::open_listener(const ServiceConfig& ser
   }
   if (!fd) {
     auto bound = service.transport() == Transport::kTcp
-                     ? listen_tcp(service.listen, {.backlog = service.backlog})
-                     : bind_udp(service.listen);
+                     ? listen_tcp(service.listen,
+                                  {.backlog = service.backlog, .reuse_port = service.reuse_port})
+                     : bind_udp(service.listen, service.reuse_port);
     if (!bound) return bound.error();
     fd = std::move(*bound);
   }
