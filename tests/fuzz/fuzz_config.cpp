@@ -1,0 +1,120 @@
+// fuzz_config: the whole input is a config file for parse_config().
+// It must never crash or trip a sanitizer. A loaded Config must satisfy what
+// the rest of the daemon relies on without re-checking (at least one service,
+// every value in its documented range, no two listeners that cannot both
+// bind); a refused one must explain itself with sorted, well-formed errors.
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "config/config_loader.hpp"
+#include "fuzz_input.hpp"
+#include "net/address.hpp"
+#include "utf8_check.hpp"
+
+namespace socketd::fuzz {
+namespace {
+
+constexpr std::string_view kSource = "fuzz.toml";
+constexpr auto kMaxDuration = std::chrono::hours(24 * 24);
+
+bool valid_name(std::string_view name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '-';
+  });
+}
+
+bool is_wildcard(const SocketAddress& a) {
+  return a.host() == "0.0.0.0" || a.host() == "::";
+}
+
+void check_service(const ServiceConfig& s) {
+  const std::string who = "service '" + printable(s.name) + "'";
+  fuzz_check(valid_name(s.name), who);
+  fuzz_check(s.listen.family() == AF_INET || s.listen.family() == AF_INET6, who);
+  const auto again = SocketAddress::parse(s.listen.to_string());
+  fuzz_check(again && *again == s.listen, who + " listen " + s.listen.to_string());
+  fuzz_check(s.transport() == (s.mode == Mode::kUdpLog ? Transport::kUdp : Transport::kTcp), who);
+  fuzz_check(s.backlog >= 1 && s.backlog <= 65535, who);
+  fuzz_check(s.idle_timeout.count() >= 0 && s.idle_timeout <= kMaxDuration, who);
+  switch (s.mode) {
+    case Mode::kChat:
+      fuzz_check(s.random_min >= 0 && s.random_min <= s.random_max,
+                 who + " random " + std::to_string(s.random_min) + ".." +
+                     std::to_string(s.random_max));
+      fuzz_check(s.max_line_bytes >= 1, who);
+      fuzz_check(!s.exit_word.empty(), who);
+      fuzz_check(s.exit_word.find_first_of("\r\n") == std::string::npos, who);
+      fuzz_check(s.framing == Framing::kChunk || s.framing == Framing::kLine, who);
+      break;
+    case Mode::kUpload:
+      fuzz_check(!s.ack_word.empty() && !s.end_word.empty(), who);
+      break;
+    case Mode::kBanner:
+    case Mode::kEcho:
+    case Mode::kUdpLog:
+      break;
+  }
+}
+
+void check_loaded(const Config& config) {
+  fuzz_check(config.source == kSource, config.source);
+  fuzz_check(!config.services.empty(), "ok() without services");
+  const auto& d = config.daemon;
+  fuzz_check(d.max_connections >= 1, "daemon.max_connections");
+  fuzz_check(d.drain_timeout.count() > 0 && d.drain_timeout <= kMaxDuration, "drain_timeout");
+  fuzz_check(d.upload_dir.find('\0') == std::string::npos, "upload_dir has a NUL");
+  for (size_t i = 0; i < config.services.size(); ++i) {
+    const auto& a = config.services[i];
+    check_service(a);
+    for (size_t j = 0; j < i; ++j) {
+      const auto& b = config.services[j];
+      fuzz_check(a.name != b.name, "duplicate service " + printable(a.name));
+      if (a.transport() != b.transport() || a.listen.family() != b.listen.family() ||
+          a.listen.port() == 0 || a.listen.port() != b.listen.port()) {
+        continue;
+      }
+      fuzz_check(!(a.listen == b.listen) && !is_wildcard(a.listen) && !is_wildcard(b.listen),
+                 "listeners that cannot both bind: " + a.listen.to_string() + " and " +
+                     b.listen.to_string());
+    }
+  }
+}
+
+void check_refused(const ConfigLoad& load, bool input_is_utf8) {
+  fuzz_check(!load.errors.empty(), "refused without an error");
+  for (size_t i = 0; i < load.errors.size(); ++i) {
+    const auto& e = load.errors[i];
+    fuzz_check(e.file == kSource, e.file);
+    fuzz_check(!e.message.empty(), "empty message");
+    fuzz_check(e.to_string().starts_with(kSource), e.to_string());
+    // A valid file gets readable messages: they quote only its own text.
+    fuzz_check(!input_is_utf8 || valid_utf8(e.message),
+               "invalid UTF-8 in message: " + printable(e.message));
+    if (i > 0) {
+      const auto& p = load.errors[i - 1];
+      fuzz_check(p.line < e.line || (p.line == e.line && p.column <= e.column),
+                 "errors out of order: " + p.to_string() + " / " + e.to_string());
+    }
+  }
+}
+
+}  // namespace
+}  // namespace socketd::fuzz
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace socketd;
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  const ConfigLoad load = parse_config(text, fuzz::kSource);
+  fuzz_check(load.ok() == load.errors.empty(),
+             "ok() " + std::to_string(load.ok()) + " with " + std::to_string(load.errors.size()) +
+                 " errors");
+  if (load.ok()) {
+    fuzz::check_loaded(*load.config);
+  } else {
+    fuzz::check_refused(load, fuzz::valid_utf8(text));
+  }
+  return 0;
+}

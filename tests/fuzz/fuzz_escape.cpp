@@ -1,0 +1,93 @@
+// fuzz_escape: escape_payload() output is always safe for one log line.
+//
+// Input layout: if byte 0 has its top bit set, max_bytes = byte 0 & 0x7f
+// (0..127, to exercise truncation) and the payload is the rest; otherwise the
+// whole input is the payload and max_bytes is the default (4096).
+//
+// Checked: no byte < 0x20 and no 0x7f; valid UTF-8 (shortest form, no
+// surrogates); no U+2028/U+2029; "..." appended exactly when the payload was
+// cut; and the escapes are reversible: unescaping gives back the first
+// max_bytes bytes exactly.
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "fuzz_input.hpp"
+#include "service/escape.hpp"
+#include "utf8_check.hpp"
+
+namespace socketd::fuzz {
+namespace {
+
+// Inverse of the escapes: \\ \n \r \t \xHH (lowercase hex). False if malformed.
+bool unescape(std::string_view s, std::string& out) {
+  const auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '\\') {
+      out.push_back(s[i]);
+      continue;
+    }
+    if (++i == s.size()) return false;
+    switch (s[i]) {
+      case '\\': out.push_back('\\'); break;
+      case 'n': out.push_back('\n'); break;
+      case 'r': out.push_back('\r'); break;
+      case 't': out.push_back('\t'); break;
+      case 'x': {
+        if (i + 2 >= s.size()) return false;
+        const int hi = hex(s[i + 1]);
+        const int lo = hex(s[i + 2]);
+        if (hi < 0 || lo < 0) return false;
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+        break;
+      }
+      default: return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+}  // namespace socketd::fuzz
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace socketd;
+  using namespace socketd::fuzz;
+  std::string_view payload(reinterpret_cast<const char*>(data), size);
+  size_t max_bytes = 4096;
+  if (size > 0 && (data[0] & 0x80)) {
+    max_bytes = data[0] & 0x7f;
+    payload.remove_prefix(1);
+  }
+  const std::string out = max_bytes == 4096 ? escape_payload(as_span(payload))
+                                            : escape_payload(as_span(payload), max_bytes);
+  for (size_t i = 0; i < out.size(); ++i) {
+    const auto c = static_cast<unsigned char>(out[i]);
+    fuzz_check(c >= 0x20 && c != 0x7f, "raw byte " + std::to_string(c) + " at " +
+                                           std::to_string(i) + " of \"" + printable(out) + "\"");
+  }
+  const size_t bad = first_invalid_utf8(out);
+  fuzz_check(bad == std::string_view::npos,
+             "invalid UTF-8 at " + std::to_string(bad) + " of \"" + printable(out) + "\"");
+  fuzz_check(out.find("\xE2\x80\xA8") == std::string::npos &&
+                 out.find("\xE2\x80\xA9") == std::string::npos,
+             "raw U+2028/U+2029 in \"" + printable(out) + "\"");
+
+  const bool cut = payload.size() > max_bytes;
+  std::string_view body = out;
+  if (cut) {
+    fuzz_check(body.ends_with("..."), "cut without the marker: \"" + printable(out) + "\"");
+    body.remove_suffix(3);
+  }
+  std::string back;
+  fuzz_check(unescape(body, back), "malformed escape in \"" + printable(out) + "\"");
+  const auto kept = payload.substr(0, max_bytes);
+  fuzz_check(back == kept, "not reversible: \"" + printable(out) + "\" for \"" +
+                               printable(kept) + "\"");
+  return 0;
+}
