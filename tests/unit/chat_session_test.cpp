@@ -14,56 +14,15 @@
 
 #include "service/random_source.hpp"
 #include "service/session.hpp"
+#include "support/session_driver.hpp"
 
 namespace socketd {
 namespace {
 
-// Collects everything a session sends and whether (and when) it closed.
-class RecordingReply final : public Reply {
- public:
-  void send(std::string_view first, std::string_view second) override {
-    if (close_calls > 0) sent_after_close = true;
-    sends.push_back(std::string(first) + std::string(second));
-    bytes.append(first).append(second);
-  }
-  void close() override {
-    if (close_calls++ == 0) bytes_at_close = bytes.size();
-  }
-
-  std::string bytes;
-  std::vector<std::string> sends;
-  int close_calls = 0;
-  size_t bytes_at_close = 0;
-  bool sent_after_close = false;
-};
-
-void feed(Session& session, RecordingReply& reply, std::string_view piece) {
-  session.on_data(std::span<const char>(piece.data(), piece.size()), reply);
-}
-
-// Every way to cut `s` into one, two or three non-empty pieces, plus one byte
-// at a time: "split and coalesced at every offset (and every pair of offsets)".
-std::vector<std::vector<std::string>> all_splits(std::string_view s) {
-  std::vector<std::vector<std::string>> out;
-  out.push_back({std::string(s)});
-  for (size_t i = 1; i < s.size(); ++i) {
-    out.push_back({std::string(s.substr(0, i)), std::string(s.substr(i))});
-    for (size_t j = i + 1; j < s.size(); ++j) {
-      out.push_back(
-          {std::string(s.substr(0, i)), std::string(s.substr(i, j - i)), std::string(s.substr(j))});
-    }
-  }
-  std::vector<std::string> bytes;
-  for (char c : s) bytes.emplace_back(1, c);
-  out.push_back(std::move(bytes));
-  return out;
-}
-
-std::string describe(const std::vector<std::string>& pieces) {
-  std::string out;
-  for (const auto& p : pieces) out += "[" + p + "]";
-  return out;
-}
+using test::RecordingReply;
+using test::all_splits;
+using test::describe;
+using test::feed;
 
 // Whether the leading decimal number of `s` is in [min, max]; sets `used`.
 bool number_in_range(std::string_view s, int64_t min, int64_t max, size_t& used) {

@@ -9,24 +9,15 @@
 #include <vector>
 
 #include "service/session.hpp"
+#include "support/session_driver.hpp"
 
 namespace socketd {
 namespace {
 
-class RecordingReply final : public Reply {
- public:
-  void send(std::string_view first, std::string_view second) override {
-    if (close_calls > 0) sent_after_close = true;
-    sends.push_back(std::string(first) + std::string(second));
-    bytes.append(first).append(second);
-  }
-  void close() override { ++close_calls; }
-
-  std::string bytes;
-  std::vector<std::string> sends;
-  int close_calls = 0;
-  bool sent_after_close = false;
-};
+using test::RecordingReply;
+using test::all_splits;
+using test::describe;
+using test::feed;
 
 // What the fake targets did; outlives them.
 struct Storage {
@@ -86,32 +77,6 @@ struct Harness {
   UploadOptions options;
   Storage storage;
 };
-
-void feed(Session& session, RecordingReply& reply, std::string_view piece) {
-  session.on_data(std::span<const char>(piece.data(), piece.size()), reply);
-}
-
-std::vector<std::vector<std::string>> all_splits(std::string_view s) {
-  std::vector<std::vector<std::string>> out;
-  out.push_back({std::string(s)});
-  for (size_t i = 1; i < s.size(); ++i) {
-    out.push_back({std::string(s.substr(0, i)), std::string(s.substr(i))});
-    for (size_t j = i + 1; j < s.size(); ++j) {
-      out.push_back(
-          {std::string(s.substr(0, i)), std::string(s.substr(i, j - i)), std::string(s.substr(j))});
-    }
-  }
-  std::vector<std::string> bytes;
-  for (char c : s) bytes.emplace_back(1, c);
-  out.push_back(std::move(bytes));
-  return out;
-}
-
-std::string describe(const std::vector<std::string>& pieces) {
-  std::string out;
-  for (const auto& p : pieces) out += "[" + p + "]";
-  return out;
-}
 
 std::string repeat(std::string_view word, size_t n) {
   std::string out;
