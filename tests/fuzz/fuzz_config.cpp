@@ -10,6 +10,7 @@
 
 #include "config/config_loader.hpp"
 #include "fuzz_input.hpp"
+#include "net/access_list.hpp"
 #include "net/address.hpp"
 #include "utf8_check.hpp"
 
@@ -39,6 +40,15 @@ void check_service(const ServiceConfig& s) {
   fuzz_check(s.transport() == (s.mode == Mode::kUdpLog ? Transport::kUdp : Transport::kTcp), who);
   fuzz_check(s.backlog >= 1 && s.backlog <= 65535, who);
   fuzz_check(s.idle_timeout.count() >= 0 && s.idle_timeout <= kMaxDuration, who);
+  fuzz_check(s.rate_pause.count() > 0 && s.rate_pause <= kMaxDuration, who);
+  for (const auto* list : {&s.allow, &s.deny}) {
+    for (const Cidr& c : *list) {
+      const int width = c.family == AF_INET ? 32 : 128;
+      fuzz_check((c.family == AF_INET || c.family == AF_INET6) && c.prefix >= 0 &&
+                     c.prefix <= width,
+                 who + " allow/deny " + c.to_string());
+    }
+  }
   switch (s.mode) {
     case Mode::kChat:
       fuzz_check(s.random_min >= 0 && s.random_min <= s.random_max,
@@ -51,6 +61,7 @@ void check_service(const ServiceConfig& s) {
       break;
     case Mode::kUpload:
       fuzz_check(!s.ack_word.empty() && !s.end_word.empty(), who);
+      fuzz_check(s.upload_timeout.count() >= 0 && s.upload_timeout <= kMaxDuration, who);
       break;
     case Mode::kBanner:
     case Mode::kEcho:

@@ -5,9 +5,9 @@
 // whole input is the payload and max_bytes is the default (4096).
 //
 // Checked: no byte < 0x20 and no 0x7f; valid UTF-8 (shortest form, no
-// surrogates); no U+2028/U+2029; "..." appended exactly when the payload was
-// cut; and the escapes are reversible: unescaping gives back the first
-// max_bytes bytes exactly.
+// surrogates); no C1 control (U+0080..U+009F) and no U+2028/U+2029; "..."
+// appended exactly when the payload was cut; and the escapes are reversible:
+// unescaping gives back the first max_bytes bytes exactly.
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -77,6 +77,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fuzz_check(out.find("\xE2\x80\xA8") == std::string::npos &&
                  out.find("\xE2\x80\xA9") == std::string::npos,
              "raw U+2028/U+2029 in \"" + printable(out) + "\"");
+  for (size_t i = 0; i + 1 < out.size(); ++i) {
+    const auto second = static_cast<unsigned char>(out[i + 1]);
+    fuzz_check(!(static_cast<unsigned char>(out[i]) == 0xC2 && second >= 0x80 && second <= 0x9F),
+               "raw C1 control at " + std::to_string(i) + " of \"" + printable(out) + "\"");
+  }
 
   const bool cut = payload.size() > max_bytes;
   std::string_view body = out;
