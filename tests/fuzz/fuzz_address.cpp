@@ -18,8 +18,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!address) return 0;
   const std::string input = "\"" + printable(text) + "\"";
   fuzz_check(address->family() == AF_INET || address->family() == AF_INET6, input);
-  fuzz_check(address->size() == (address->family() == AF_INET ? sizeof(sockaddr_in)
-                                                               : sizeof(sockaddr_in6)),
+  fuzz_check(address->size() ==
+                 (address->family() == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6)),
              input);
   const std::string printed = address->to_string();
   const auto again = SocketAddress::parse(printed);

@@ -53,9 +53,9 @@ void check_digits(std::string_view digits, const ChatOptions& o) {
   const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
   fuzz_check(ec == std::errc{} && end == digits.data() + digits.size(),
              "not decimal: " + printable(digits));
-  fuzz_check(n >= o.random_min && n <= o.random_max,
-             std::to_string(n) + " outside [" + std::to_string(o.random_min) + ", " +
-                 std::to_string(o.random_max) + "]");
+  fuzz_check(n >= o.random_min && n <= o.random_max, std::to_string(n) + " outside [" +
+                                                         std::to_string(o.random_min) + ", " +
+                                                         std::to_string(o.random_max) + "]");
 }
 
 // What the session must answer to everything it was given before it closed.
@@ -167,11 +167,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (eof) session.on_eof(reply);
   session.on_close();
 
-  const Expected expected = options.line_framing ? model_lines(delivered, options)
-                                                 : model_chunks(delivered, options);
-  fuzz_check(closed_by_session == expected.closes,
-             "closed " + std::to_string(closed_by_session) + ", model says " +
-                 std::to_string(expected.closes));
+  const Expected expected =
+      options.line_framing ? model_lines(delivered, options) : model_chunks(delivered, options);
+  fuzz_check(closed_by_session == expected.closes, "closed " + std::to_string(closed_by_session) +
+                                                       ", model says " +
+                                                       std::to_string(expected.closes));
   fuzz_check(!eof || reply.closed, "FIN did not end the session");
   const size_t answers = reply.sent.size() - greeting_sends;
   fuzz_check(answers == expected.messages.size() + (expected.line_too_long ? 1 : 0),
@@ -181,8 +181,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (size_t i = 0; i < expected.messages.size(); ++i) {
     const Sent& s = reply.sent[greeting_sends + i];
     fuzz_check(s.first == expected.messages[i], "reply " + std::to_string(i) + ": \"" +
-                                                     printable(s.first) + "\" expected \"" +
-                                                     printable(expected.messages[i]) + "\"");
+                                                    printable(s.first) + "\" expected \"" +
+                                                    printable(expected.messages[i]) + "\"");
     std::string_view digits = s.second;
     if (options.line_framing) {
       fuzz_check(s.first.ends_with('\n') && digits.ends_with('\n'),

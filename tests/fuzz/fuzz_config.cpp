@@ -22,8 +22,8 @@ constexpr auto kMaxDuration = std::chrono::hours(24 * 24);
 
 bool valid_name(std::string_view name) {
   return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
   });
 }
 
@@ -44,16 +44,16 @@ void check_service(const ServiceConfig& s) {
   for (const auto* list : {&s.allow, &s.deny}) {
     for (const Cidr& c : *list) {
       const int width = c.family == AF_INET ? 32 : 128;
-      fuzz_check((c.family == AF_INET || c.family == AF_INET6) && c.prefix >= 0 &&
-                     c.prefix <= width,
-                 who + " allow/deny " + c.to_string());
+      fuzz_check(
+          (c.family == AF_INET || c.family == AF_INET6) && c.prefix >= 0 && c.prefix <= width,
+          who + " allow/deny " + c.to_string());
     }
   }
   switch (s.mode) {
     case Mode::kChat:
-      fuzz_check(s.random_min >= 0 && s.random_min <= s.random_max,
-                 who + " random " + std::to_string(s.random_min) + ".." +
-                     std::to_string(s.random_max));
+      fuzz_check(
+          s.random_min >= 0 && s.random_min <= s.random_max,
+          who + " random " + std::to_string(s.random_min) + ".." + std::to_string(s.random_max));
       fuzz_check(s.max_line_bytes >= 1, who);
       fuzz_check(!s.exit_word.empty(), who);
       fuzz_check(s.exit_word.find_first_of("\r\n") == std::string::npos, who);
@@ -119,9 +119,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace socketd;
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   const ConfigLoad load = parse_config(text, fuzz::kSource);
-  fuzz_check(load.ok() == load.errors.empty(),
-             "ok() " + std::to_string(load.ok()) + " with " + std::to_string(load.errors.size()) +
-                 " errors");
+  fuzz_check(load.ok() == load.errors.empty(), "ok() " + std::to_string(load.ok()) + " with " +
+                                                   std::to_string(load.errors.size()) + " errors");
   if (load.ok()) {
     fuzz::check_loaded(*load.config);
   } else {

@@ -33,10 +33,18 @@ bool unescape(std::string_view s, std::string& out) {
     }
     if (++i == s.size()) return false;
     switch (s[i]) {
-      case '\\': out.push_back('\\'); break;
-      case 'n': out.push_back('\n'); break;
-      case 'r': out.push_back('\r'); break;
-      case 't': out.push_back('\t'); break;
+      case '\\':
+        out.push_back('\\');
+        break;
+      case 'n':
+        out.push_back('\n');
+        break;
+      case 'r':
+        out.push_back('\r');
+        break;
+      case 't':
+        out.push_back('\t');
+        break;
       case 'x': {
         if (i + 2 >= s.size()) return false;
         const int hi = hex(s[i + 1]);
@@ -46,7 +54,8 @@ bool unescape(std::string_view s, std::string& out) {
         i += 2;
         break;
       }
-      default: return false;
+      default:
+        return false;
     }
   }
   return true;
@@ -92,7 +101,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string back;
   fuzz_check(unescape(body, back), "malformed escape in \"" + printable(out) + "\"");
   const auto kept = payload.substr(0, max_bytes);
-  fuzz_check(back == kept, "not reversible: \"" + printable(out) + "\" for \"" +
-                               printable(kept) + "\"");
+  fuzz_check(back == kept,
+             "not reversible: \"" + printable(out) + "\" for \"" + printable(kept) + "\"");
   return 0;
 }

@@ -57,7 +57,9 @@ class FuzzInput {
   size_t pos_ = 0;
 };
 
-inline std::span<const char> as_span(std::string_view s) { return {s.data(), s.size()}; }
+inline std::span<const char> as_span(std::string_view s) {
+  return {s.data(), s.size()};
+}
 
 // Printable form of bytes for failure messages: C escapes, at most 200 bytes.
 inline std::string printable(std::string_view s) {
@@ -79,8 +81,7 @@ inline std::string printable(std::string_view s) {
 
 [[noreturn]] inline void fuzz_fail(const char* file, int line, const char* what,
                                    const std::string& detail) {
-  std::fprintf(stderr, "\n%s:%d: invariant violated: %s\n  %s\n", file, line, what,
-               detail.c_str());
+  std::fprintf(stderr, "\n%s:%d: invariant violated: %s\n  %s\n", file, line, what, detail.c_str());
   std::abort();
 }
 

@@ -154,8 +154,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                    "end word answered \"" + printable(reply.sent.back()) + "\"");
         continue;
       }
-      const bool too_big = options.max_bytes != 0 &&
-                           expected_data.size() + chunk.size() > options.max_bytes;
+      const bool too_big =
+          options.max_bytes != 0 && expected_data.size() + chunk.size() > options.max_bytes;
       const bool append_fails = !too_big && ++model_appends == storage.fail_append_number;
       fuzz_check(new_sends == 1, std::to_string(new_sends) + " answers to one chunk");
       if (too_big || append_fails) {
@@ -167,9 +167,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       expected_data += chunk;
       fuzz_check(reply.sent.back() == options.ack_word && !reply.closed,
                  "chunk answered \"" + printable(reply.sent.back()) + "\"");
-      fuzz_check(storage.data == expected_data,
-                 "stored " + std::to_string(storage.data.size()) + " bytes, sent " +
-                     std::to_string(expected_data.size()));
+      fuzz_check(storage.data == expected_data, "stored " + std::to_string(storage.data.size()) +
+                                                    " bytes, sent " +
+                                                    std::to_string(expected_data.size()));
     }
     fuzz_check(storage.data == expected_data, "stored bytes differ from the chunks");
     if (eof && !reset) session.on_eof(reply);
