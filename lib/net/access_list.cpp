@@ -51,14 +51,26 @@ std::optional<Cidr> Cidr::parse(std::string_view text) {
   cidr.prefix = max;
   if (slash != std::string_view::npos) {
     const auto digits = text.substr(slash + 1);
-    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(),
-                                           cidr.prefix);
-    if (digits.empty() || ec != std::errc{} || end != digits.data() + digits.size() ||
-        cidr.prefix < 0 || cidr.prefix > max) {
+    // Digits only: from_chars would take "-0" as 0.
+    if (digits.empty() || digits.size() > 3 ||
+        digits.find_first_not_of("0123456789") != std::string_view::npos) {
       return std::nullopt;
     }
+    std::from_chars(digits.data(), digits.data() + digits.size(), cidr.prefix);
+    if (cidr.prefix > max) return std::nullopt;
   }
-  for (int bit = cidr.prefix; bit < max; ++bit) {
+  // "::ffff:10.0.0.1" names an IPv4 client (peers are unwrapped the same way
+  // in contains()), so store it as IPv4 or it would never match anyone.
+  if (cidr.family == AF_INET6 && cidr.prefix >= 96 &&
+      IN6_IS_ADDR_V4MAPPED(reinterpret_cast<const in6_addr*>(cidr.bytes.data()))) {
+    std::array<uint8_t, 16> v4{};
+    std::memcpy(v4.data(), cidr.bytes.data() + 12, 4);
+    cidr.bytes = v4;
+    cidr.family = AF_INET;
+    cidr.prefix -= 96;
+  }
+  const int bits = cidr.family == AF_INET ? 32 : 128;
+  for (int bit = cidr.prefix; bit < bits; ++bit) {
     cidr.bytes[static_cast<size_t>(bit / 8)] &= static_cast<uint8_t>(~(0x80u >> (bit % 8)));
   }
   return cidr;

@@ -107,3 +107,22 @@ TEST(AccessListTest, V4MappedV6PeersMatchV4EntriesAndPrefixesMaskHostBits) {
 
 }  // namespace
 }  // namespace socketd
+
+namespace socketd {
+namespace {
+
+TEST(CidrRegression, NegativeZeroPrefixIsRejected) {
+  EXPECT_FALSE(Cidr::parse("10.0.0.0/-0").has_value());
+  EXPECT_FALSE(Cidr::parse("10.0.0.0/+8").has_value());
+}
+
+TEST(CidrRegression, V4MappedEntryMatchesTheV4Client) {
+  AccessList deny({}, {*Cidr::parse("::ffff:10.0.0.1")});
+  EXPECT_FALSE(deny.allows(*SocketAddress::parse("10.0.0.1:5")));
+  EXPECT_FALSE(deny.allows(*SocketAddress::parse("[::ffff:10.0.0.1]:5")));
+  EXPECT_TRUE(deny.allows(*SocketAddress::parse("10.0.0.2:5")));
+  EXPECT_EQ(Cidr::parse("::ffff:10.0.0.0/104")->to_string(), "10.0.0.0/8");
+}
+
+}  // namespace
+}  // namespace socketd
