@@ -92,10 +92,14 @@ void TcpListener::on_fd_exhaustion(std::error_code ec) {
     spare_.reset();
     SocketAddress peer;
     auto client = accept_nonblocking(fd_.get(), peer);
+    const bool queue_empty = !client && would_block(client.error());
     client = Fd();
     spare_ = open_spare();
     if (spare_) {
-      reactor_.mark_ready(this);
+      // accept4() fails with EMFILE before it looks at the queue, so only
+      // come back if a client was really waiting; otherwise the next
+      // connection's edge wakes us. (Coming back regardless spins.)
+      if (!queue_empty) reactor_.mark_ready(this);
       return;
     }
   }
