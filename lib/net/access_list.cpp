@@ -37,6 +37,7 @@ int best_match(const std::vector<Cidr>& list, const SocketAddress& peer) {
 }  // namespace
 
 std::optional<Cidr> Cidr::parse(std::string_view text) {
+  if (text.find('\0') != std::string_view::npos) return std::nullopt;  // inet_pton stops there
   const auto slash = text.find('/');
   const std::string host(text.substr(0, slash));
   Cidr cidr;

@@ -30,6 +30,7 @@ std::optional<SocketAddress> SocketAddress::parse(std::string_view text) {
       port > 65535) {
     return std::nullopt;
   }
+  if (host.find('\0') != std::string_view::npos) return std::nullopt;  // inet_pton stops there
   const std::string host_z(host);
   SocketAddress addr;
   auto* v4 = reinterpret_cast<sockaddr_in*>(&addr.storage_);

@@ -126,3 +126,15 @@ TEST(CidrRegression, V4MappedEntryMatchesTheV4Client) {
 
 }  // namespace
 }  // namespace socketd
+
+namespace socketd {
+namespace {
+
+TEST(AddressRegression, EmbeddedNulIsRejectedNotTruncated) {
+  using namespace std::string_view_literals;
+  EXPECT_FALSE(SocketAddress::parse("127.0.0.1\0x:80"sv).has_value());
+  EXPECT_FALSE(Cidr::parse("10.0.0.1\0/8"sv).has_value());
+}
+
+}  // namespace
+}  // namespace socketd
