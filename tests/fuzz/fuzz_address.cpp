@@ -1,6 +1,7 @@
 // fuzz_address: SocketAddress::parse() on arbitrary text. Whatever it accepts
 // prints (to_string) in a form it accepts again as the same address, and that
-// printed form is canonical (printing it again gives the same text).
+// printed form is canonical (printing it again gives the same text). Text
+// with a NUL byte is refused (nothing after it may be silently ignored).
 #include <arpa/inet.h>
 
 #include <cstdint>
@@ -17,6 +18,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto address = SocketAddress::parse(text);
   if (!address) return 0;
   const std::string input = "\"" + printable(text) + "\"";
+  // inet_pton() stops at a NUL: text after it must not be silently ignored.
+  fuzz_check(text.find('\0') == std::string_view::npos,
+             input + " accepted as " + address->to_string() + " despite a NUL byte");
   fuzz_check(address->family() == AF_INET || address->family() == AF_INET6, input);
   fuzz_check(address->size() ==
                  (address->family() == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6)),

@@ -3,6 +3,7 @@
 // family's width, host bits zero, written as digits only after '/'; it prints
 // (to_string) as text that parses back to the same range; and it contains its
 // own network address, so no accepted entry can be one that never matches.
+// Text with a NUL byte is refused (nothing after it may be silently ignored).
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -46,6 +47,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto cidr = Cidr::parse(text);
   if (!cidr) return 0;
   const std::string input = "\"" + printable(text) + "\"";
+  fuzz_check(text.find('\0') == std::string_view::npos,
+             input + " accepted as " + cidr->to_string() + " despite a NUL byte");
   fuzz_check(cidr->family == AF_INET || cidr->family == AF_INET6, input);
   const int width = cidr->family == AF_INET ? 32 : 128;
   fuzz_check(cidr->prefix >= 0 && cidr->prefix <= width, input);
