@@ -29,39 +29,41 @@ if (has_echo || has_chat) { do for [m in "rate p99 cpu"] {
   if (m eq "rate") { set ylabel "round trips/s (closed loop)"; set format y "%.0s%c" }
   if (m eq "p99") { set ylabel "p99 latency (ms)"; set format y "%g" }
   if (m eq "cpu") { set ylabel "server CPU per round trip (µs)"; set format y "%g" }
+  # a ring marks cells where >= 10% of the connections starved (column 6)
   if (has_echo) {
     set title "echo, 64 bytes"
-    plot for [s in echo_servers] datadir."/echo-".s.".dat" using 1:col title s lw 2 pt 7 lc rgb color(s)
+    plot for [s in echo_servers] datadir."/echo-".s.".dat" using 1:col title s lw 2 pt 7 lc rgb color(s), \
+         for [s in echo_servers] datadir."/echo-".s.".dat" using 1:($6 >= 0.1 ? column(col) : NaN) \
+             with points pt 6 ps 2.6 lw 1.5 lc rgb "black" notitle, \
+         NaN with points pt 6 ps 2 lw 1.5 lc rgb "black" title ">= 10% starved"
   }
   if (has_chat) {
     set title "chat, 64 bytes"
-    plot for [s in chat_servers] datadir."/chat-".s.".dat" using 1:col title s lw 2 pt 7 lc rgb color(s)
+    plot for [s in chat_servers] datadir."/chat-".s.".dat" using 1:col title s lw 2 pt 7 lc rgb color(s), \
+         for [s in chat_servers] datadir."/chat-".s.".dat" using 1:($6 >= 0.1 ? column(col) : NaN) \
+             with points pt 6 ps 2.6 lw 1.5 lc rgb "black" notitle, \
+         NaN with points pt 6 ps 2 lw 1.5 lc rgb "black" title ">= 10% starved"
   }
   unset multiplot
 } }
 if (!has_mem) { exit }
 
 reset
-set terminal pngcairo size 1200,560 font "sans,11" noenhanced
+set terminal pngcairo size 1100,540 font "sans,11" noenhanced
 set output outdir."/memory.png"
 set datafile missing "NaN"
-set title "user-space memory per idle connection (process tree; log scale)"
+set title "user-space memory per idle connection (RSS growth of one process, PSS growth of a process tree; log scale)"
 set ylabel "KiB per connection"
 set logscale y
-set yrange [0.01:*]
+set yrange [0.01:1000]
 set grid ytics
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.85 border -1
 set key top left
-# RSS counts a shared page once per process, PSS divides it among the sharers.
 clamp(x) = (x != x) ? NaN : (x < 0.01 ? 0.01 : x)
 lab(x) = (x != x) ? "" : (x >= 10 ? sprintf("%.0f", x) : sprintf("%.2g", x))
-plot datadir."/memory.dat" using (clamp($2)):xtic(1) title "RSS, 1,000 connections" lc rgb "#9ecae1", \
-     "" using (clamp($3)) title "RSS, 10,000" lc rgb "#3182bd", \
-     "" using (clamp($4)) title "PSS, 1,000" lc rgb "#fdae6b", \
-     "" using (clamp($5)) title "PSS, 10,000" lc rgb "#e6550d", \
-     "" using ($0-0.3):(clamp($2)):(lab($2)) with labels offset 0,0.6 font ",8" notitle, \
-     "" using ($0-0.1):(clamp($3)):(lab($3)) with labels offset 0,0.6 font ",8" notitle, \
-     "" using ($0+0.1):(clamp($4)):(lab($4)) with labels offset 0,0.6 font ",8" notitle, \
-     "" using ($0+0.3):(clamp($5)):(lab($5)) with labels offset 0,0.6 font ",8" notitle
+plot datadir."/memory.dat" using (clamp($2)):xtic(1) title "1,000 connections" lc rgb "#3182bd", \
+     "" using (clamp($3)) title "10,000 connections" lc rgb "#e6550d", \
+     "" using ($0-0.15):(clamp($2)):(lab($2)) with labels offset 0,0.7 font ",9" notitle, \
+     "" using ($0+0.15):(clamp($3)):(lab($3)) with labels offset 0,0.7 font ",9" notitle
