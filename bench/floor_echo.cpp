@@ -4,8 +4,10 @@
 // take yet is kept per fd, and that peer is not read until it drains, so the
 // echo stays correct under backpressure.
 //
-//   floor-echo [PORT [BACKLOG]]   PORT 0 (default) picks one; the port is
-//                                 printed on stdout either way.
+//   floor-echo [PORT [BACKLOG [MESSAGE]]]
+//     PORT 0 (default) picks one; the port is printed on stdout either way.
+//     With MESSAGE it is the floor of the banner path instead: accept until
+//     EAGAIN, send MESSAGE, close; nothing else (no read, no epoll entry).
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
@@ -59,6 +61,7 @@ void serve(int fd) {
 int main(int argc, char** argv) {
   const int port = argc > 1 ? std::atoi(argv[1]) : 0;
   const int backlog = argc > 2 ? std::atoi(argv[2]) : SOMAXCONN;
+  const std::string banner = argc > 3 ? argv[3] : "";
   const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   const int one = 1;
   ::setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -90,6 +93,11 @@ int main(int argc, char** argv) {
       }
       for (int peer;
            (peer = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0;) {
+        if (!banner.empty()) {
+          ::send(peer, banner.data(), banner.size(), MSG_NOSIGNAL);
+          ::close(peer);
+          continue;
+        }
         ::setsockopt(peer, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         if (pending.size() <= static_cast<size_t>(peer))
           pending.resize(static_cast<size_t>(peer) + 1);

@@ -43,6 +43,8 @@ class Connection final : public IoHandler, private Reply {
   void send(std::string_view first, std::string_view second) override;
   void close() override { close_requested_ = true; }
 
+  // Reads until the socket is drained (EAGAIN, or a short read while no FIN
+  // or error is pending), the budget is spent, or the session stops.
   void read_some();
   void flush();
   // After the session ran: act on what it asked for (close, broken pipe).
@@ -64,6 +66,9 @@ class Connection final : public IoHandler, private Reply {
   bool close_requested_ = false;
   bool input_paused_ = false;
   bool input_done_ = false;
+  // The peer's FIN or an error was reported: read until recv says so (0 or an
+  // error), since edge-triggering will not report it again.
+  bool hangup_seen_ = false;
   bool broken_ = false;
   bool closed_ = false;
 };

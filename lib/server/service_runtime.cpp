@@ -1,5 +1,7 @@
 #include "server/service_runtime.hpp"
 
+#include <cstring>
+
 #include "service/banner.hpp"
 #include "service/chat.hpp"
 #include "service/echo.hpp"
@@ -16,6 +18,29 @@ ServiceRuntime::~ServiceRuntime() { abort_all("daemon stopped"); }
 
 void ServiceRuntime::set_settings(std::shared_ptr<const ServiceSettings> settings) {
   settings_ = std::move(settings);
+}
+
+PeerCounts::Key PeerCounts::key(const SocketAddress& peer) {
+  Key k;
+  if (peer.family() == AF_INET6) {
+    const auto& a = reinterpret_cast<const sockaddr_in6*>(peer.get())->sin6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(&a)) {
+      std::memcpy(k.bytes.data(), a.s6_addr + 12, 4);
+    } else {
+      std::memcpy(k.bytes.data(), a.s6_addr, 16);
+      k.v6 = true;
+    }
+  } else if (peer.family() == AF_INET) {
+    std::memcpy(k.bytes.data(), &reinterpret_cast<const sockaddr_in*>(peer.get())->sin_addr, 4);
+  }
+  return k;
+}
+
+size_t PeerCounts::KeyHash::operator()(const Key& k) const noexcept {
+  uint64_t a, b;
+  std::memcpy(&a, k.bytes.data(), 8);
+  std::memcpy(&b, k.bytes.data() + 8, 8);
+  return std::hash<uint64_t>{}((a * 0x9e3779b97f4a7c15ull) ^ b ^ k.v6);
 }
 
 uint32_t PeerCounts::count(const SocketAddress& peer) const {

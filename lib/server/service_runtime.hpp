@@ -4,6 +4,7 @@
 // service was removed lives on until its last connection ends.
 #pragma once
 
+#include <array>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -16,7 +17,8 @@
 
 namespace socketd {
 
-// Open connections per client address (for max_per_source).
+// Open connections per client address (for max_per_source), keyed by the
+// address bytes (an IPv4-mapped IPv6 peer counts as its IPv4 address).
 class PeerCounts {
  public:
   uint32_t count(const SocketAddress& peer) const;
@@ -24,8 +26,16 @@ class PeerCounts {
   void remove(const SocketAddress& peer);
 
  private:
-  static std::string key(const SocketAddress& peer) { return peer.host(); }
-  std::unordered_map<std::string, uint32_t> counts_;
+  struct Key {
+    std::array<unsigned char, 16> bytes{};  // IPv4 in the first 4
+    bool v6 = false;
+    friend bool operator==(const Key&, const Key&) = default;
+  };
+  struct KeyHash {
+    size_t operator()(const Key& k) const noexcept;
+  };
+  static Key key(const SocketAddress& peer);
+  std::unordered_map<Key, uint32_t, KeyHash> counts_;
 };
 
 enum class Admission { kServed, kRefused, kRateExceeded };

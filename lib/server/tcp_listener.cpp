@@ -66,8 +66,12 @@ void TcpListener::on_io(uint32_t) noexcept {
       continue;
     }
     exhaustion_logged_ = false;
-    const int one = 1;
-    ::setsockopt(client->get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (service_->settings().config.mode != Mode::kBanner) {
+      // Replies are small and prompt. (A banner is one write then close:
+      // Nagle never holds the first segment back.)
+      const int one = 1;
+      ::setsockopt(client->get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
     if (service_->accept(std::move(*client), peer) == Admission::kRateExceeded) {
       pause(service_->settings().config.rate_pause);
       return;
