@@ -58,9 +58,9 @@ std::optional<std::string> field(const LogRecord& record, std::string_view key) 
 }
 
 // The first record of `event` whose PEER is `peer`.
-std::optional<LogRecord> record_for(const TestServer& server, LogEvent event,
+std::optional<LogRecord> record_for(TestServer& server, LogEvent event,
                                     const std::string& peer) {
-  for (const auto& r : const_cast<TestServer&>(server).log().records()) {
+  for (const auto& r : server.log().records()) {
     if (r.event == event && field(r, "PEER") == peer) return r;
   }
   return std::nullopt;
