@@ -269,6 +269,22 @@ TEST(ProxyProtocol, ProxySourcesRefuseOtherPeersBeforeReading) {
   EXPECT_EQ(server.totals().stats.denied, 1u);
 }
 
+TEST(ProxyProtocol, ReloadChangesNewConnectionsOnly) {
+  TestServer server({proxied("echo", Mode::kEcho)});
+  const auto to = server.address("echo");
+  auto waiting = connect_tcp_blocking(to);
+  let_server_catch_up(server);  // accepted under proxy_protocol = true
+  ASSERT_TRUE(server.reconfigure({make_service("echo", Mode::kEcho)}).empty());
+  ASSERT_EQ(server.address("echo"), to);
+
+  auto plain = connect_tcp_blocking(to);
+  send_all(plain.get(), "plain");
+  EXPECT_EQ(recv_exact(plain.get(), 5), "plain");
+  send_all(waiting.get(), proxy_v2(kClient, to) + "proxied");
+  EXPECT_EQ(recv_exact(waiting.get(), 7), "proxied");
+  EXPECT_TRUE(record_for(server, LogEvent::kConnectionOpened, kClient.to_string()));
+}
+
 TEST(ProxyProtocol, UploadThroughTheProxyArrivesWhole) {
   TestServer server({proxied("upload", Mode::kUpload)});
   auto fd = connect_tcp_blocking(server.address("upload"));
