@@ -194,7 +194,11 @@ std::string App::status_line() const {
        std::to_string(t.stats.uploads_incomplete) + " incomplete; " +
        std::to_string(t.stats.datagrams) + " datagrams; " + std::to_string(t.stats.refused) +
        " refused, " + std::to_string(t.stats.denied) + " denied, " +
-       std::to_string(t.stats.timed_out) + " timed out; last reload: " + last_reload_;
+       std::to_string(t.stats.timed_out) + " timed out; " +
+       (t.stats.proxy_errors != 0
+            ? std::to_string(t.stats.proxy_errors) + " bad PROXY headers; "
+            : std::string()) +
+       "last reload: " + last_reload_;
   return s;
 }
 

@@ -47,6 +47,11 @@ struct ServiceConfig {
   std::chrono::milliseconds rate_pause{1000};  // listener pause once the rate is exceeded
   std::vector<Cidr> allow;           // if non-empty, only these (most specific entry wins)
   std::vector<Cidr> deny;
+  // PROXY protocol (v1 or v2): each connection starts with a load balancer's
+  // header naming the real client, which then counts for logs and limits.
+  bool proxy_protocol = false;
+  std::chrono::milliseconds proxy_header_timeout{5000};
+  std::vector<Cidr> proxy_sources;  // if non-empty, only these may connect (send headers)
 
   std::string message = "success!";  // banner
   std::string greeting;              // chat: sent on accept, may be empty

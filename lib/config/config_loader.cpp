@@ -605,6 +605,14 @@ const ServiceKey kServiceKeys[] = {
      [](D& d, const F& f, S& s) { return assign(s.allow, read_cidr_list(d, f)); }},
     {"deny", kTcpModes,
      [](D& d, const F& f, S& s) { return assign(s.deny, read_cidr_list(d, f)); }},
+    {"proxy_protocol", kTcpModes,
+     [](D& d, const F& f, S& s) { return assign(s.proxy_protocol, read_bool(d, f)); }},
+    {"proxy_header_timeout", kTcpModes,
+     [](D& d, const F& f, S& s) {
+       return assign(s.proxy_header_timeout, read_duration(d, f, ZeroDuration::kRefused));
+     }},
+    {"proxy_sources", kTcpModes,
+     [](D& d, const F& f, S& s) { return assign(s.proxy_sources, read_cidr_list(d, f)); }},
     {"message", bit(Mode::kBanner),
      [](D& d, const F& f, S& s) { return assign(s.message, read_string(d, f)); }},
     {"greeting", bit(Mode::kChat),
@@ -771,6 +779,15 @@ void check_service_consistency(Diagnostics& diag, const toml::table& table,
   const auto was_rejected = [&](std::string_view name) {
     return std::find(rejected.begin(), rejected.end(), name) != rejected.end();
   };
+  if (!service.proxy_protocol && !was_rejected("proxy_protocol")) {
+    for (const char* key : {"proxy_header_timeout", "proxy_sources"}) {
+      const auto it = table.find(key);
+      if (it == table.end() || !mode || transport_of(*mode) != Transport::kTcp) continue;
+      diag.error(it->first.source(), "key " + quoted(key) +
+                                         " only applies with proxy_protocol = true: remove it "
+                                         "or add proxy_protocol = true");
+    }
+  }
   if (mode != Mode::kChat) return;
   if (service.random_min > service.random_max && !was_rejected("random_min") &&
       !was_rejected("random_max")) {

@@ -14,16 +14,24 @@ Connection::Connection(ServiceRuntime& service, std::shared_ptr<const ServiceSet
       settings_(std::move(settings)),
       fd_(std::move(fd)),
       peer_(peer),
-      session_(service.make_session(*settings_)),
       opened_(service.context().reactor.now()) {
   idle_.owner = this;
   age_.owner = this;
+  if (settings_->config.proxy_protocol) {
+    proxied_ = std::make_unique<Proxied>();
+    proxied_->proxy = peer;
+    proxied_->header_wait.owner = this;
+    admitted_ = false;
+  } else {
+    session_ = service.make_session(*settings_);
+  }
 }
 
 Connection::~Connection() = default;
 
 void Connection::start() {
   service_.touch(*this);
+  if (!admitted_) return;  // no greeting before the PROXY header
   session_->on_open(*this);
   settle();
   // A session that is already done (banner) never needs the epoll set.
@@ -54,13 +62,23 @@ void Connection::read_some() {
     }
     if (*n == 0) {
       input_done_ = true;
+      if (!admitted_) {
+        fail_proxy_header("closed before sending a complete PROXY header");
+        return;
+      }
       session_->on_eof(*this);
       settle();
       return;
     }
     bytes_in_ += *n;
     service_.touch(*this);
-    session_->on_data(std::span<const char>(scratch.data(), *n), *this);
+    std::span<const char> chunk(scratch.data(), *n);
+    if (!admitted_) {
+      chunk = take_proxy_header(chunk);
+      if (closed_ || close_requested_) return;
+      if (chunk.empty()) continue;
+    }
+    session_->on_data(chunk, *this);
     settle();
     if (closed_ || close_requested_) return;
     if (out_.size() > kHighWater) {
@@ -78,6 +96,34 @@ void Connection::read_some() {
   // Budget spent with data possibly left: edge-triggering will not tell us
   // again, so ask to be run on the next turn.
   service_.context().reactor.mark_ready(this);
+}
+
+std::span<const char> Connection::take_proxy_header(std::span<const char> chunk) {
+  const ProxyParse& result = proxied_->reader.feed(chunk);
+  if (result.status == ProxyParse::Status::kNeedMore) return {};
+  if (result.status == ProxyParse::Status::kInvalid) {
+    fail_proxy_header("bad PROXY header: " + result.error);
+    return {};
+  }
+  if (!result.header.local) {
+    peer_ = result.header.source;
+    proxied_->named_client = true;
+  }
+  if (!service_.admit(*this)) {
+    refusal_logged_ = true;
+    finish("refused", true);
+    return {};
+  }
+  admitted_ = true;
+  session_ = service_.make_session(*settings_);
+  session_->on_open(*this);
+  settle();
+  return chunk.subspan(proxied_->reader.consumed_from_last());
+}
+
+void Connection::fail_proxy_header(std::string_view reason) {
+  ++service_.stats().proxy_errors;
+  finish(reason, true);  // graceful: a clean EOF tells a misconfigured client what happened
 }
 
 void Connection::send(std::string_view first, std::string_view second) {
@@ -166,24 +212,32 @@ void Connection::finish(std::string_view reason, bool graceful) {
   // set (socketd never duplicates or passes on a client socket); events of this
   // turn that are already queued for it find closed_ set.
   fd_.reset();
-  session_->on_close();
+  if (session_) session_->on_close();
   service_.stats().bytes_in += bytes_in_;
   service_.stats().bytes_out += bytes_out_;
   auto& logger = service_.context().logger;
-  if (logger.enabled(LogLevel::kInfo)) {
+  // A client that was never admitted is worth a notice: the load balancer
+  // sent no usable PROXY header (unless the service already logged a refusal).
+  const LogLevel level = admitted_ ? LogLevel::kInfo : LogLevel::kNotice;
+  if (logger.enabled(level) && !refusal_logged_) {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                         service_.context().reactor.now() - opened_).count();
     const std::string& name = settings_->config.name;
-    logger.log({LogLevel::kInfo, LogEvent::kConnectionClosed,
-                name + ": " + peer_.to_string() + " " + std::string(reason) + " (in " +
-                    std::to_string(bytes_in_) + " B, out " + std::to_string(bytes_out_) +
-                    " B, " + std::to_string(ms) + " ms)",
-                {{"SERVICE", name},
-                 {"PEER", peer_.to_string()},
-                 {"BYTES_IN", std::to_string(bytes_in_)},
-                 {"BYTES_OUT", std::to_string(bytes_out_)},
-                 {"DURATION_MS", std::to_string(ms)},
-                 {"REASON", std::string(reason)}}});
+    LogRecord record{level, LogEvent::kConnectionClosed,
+                     name + ": " + peer_.to_string() + " " + std::string(reason) + " (in " +
+                         std::to_string(bytes_in_) + " B, out " + std::to_string(bytes_out_) +
+                         " B, " + std::to_string(ms) + " ms)",
+                     {{"SERVICE", name},
+                      {"PEER", peer_.to_string()},
+                      {"BYTES_IN", std::to_string(bytes_in_)},
+                      {"BYTES_OUT", std::to_string(bytes_out_)},
+                      {"DURATION_MS", std::to_string(ms)},
+                      {"REASON", std::string(reason)}}};
+    if (const SocketAddress* via = proxy()) {
+      record.message += " via " + via->to_string();
+      record.fields.push_back({"PROXY", via->to_string()});
+    }
+    logger.log(record);
   }
   service_.on_closed(*this);  // destroys us at the end of this turn
 }

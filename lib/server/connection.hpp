@@ -2,6 +2,9 @@
 // the protocol Session, and drives the session from edge-triggered events.
 // Output is written at once; only what the kernel does not take is queued,
 // and above kHighWater queued bytes the peer is not read (backpressure).
+// On a proxy_protocol service it first reads the PROXY header, takes the
+// client it names as its peer, and only once the service admits that client
+// creates and runs the session.
 #pragma once
 
 #include <memory>
@@ -9,6 +12,7 @@
 #include "buffer/buffer.hpp"
 #include "net/address.hpp"
 #include "net/fd.hpp"
+#include "net/proxy_header.hpp"
 #include "reactor/io_handler.hpp"
 #include "server/idle_list.hpp"
 #include "server/service_settings.hpp"
@@ -27,13 +31,23 @@ class Connection final : public IoHandler, private Reply {
              const SocketAddress& peer);
   ~Connection() override;
 
-  // Registers with the reactor and runs the session's opening (greeting).
+  // Registers with the reactor and runs the session's opening (greeting),
+  // or, on a proxy_protocol service, waits for the PROXY header.
   void start();
   void on_io(uint32_t events) noexcept override;
   // Ends the connection now (idle timeout, shutdown); reason goes to the log.
   void abort(std::string_view reason);
 
+  // The client: the socket's peer, or the one the PROXY header named.
   const SocketAddress& peer() const { return peer_; }
+  // The load balancer the client came through, if a PROXY header named one.
+  const SocketAddress* proxy() const {
+    return proxied_ && proxied_->named_client ? &proxied_->proxy : nullptr;
+  }
+  // Whether the service admitted the client (always, without proxy_protocol).
+  bool admitted() const { return admitted_; }
+  // Linked while the PROXY header is awaited; its time is the deadline.
+  IdleHook* header_hook() { return proxied_ ? &proxied_->header_wait : nullptr; }
   IdleHook& idle_hook() { return idle_; }
   IdleHook& age_hook() { return age_; }
   size_t queued_output() const { return out_.size(); }
@@ -46,16 +60,29 @@ class Connection final : public IoHandler, private Reply {
   // Reads until the socket is drained (EAGAIN, or a short read while no FIN
   // or error is pending), the budget is spent, or the session stops.
   void read_some();
+  // Feeds one read to the PROXY header reader; returns the bytes after the
+  // header once the client is admitted and its session open, else nothing.
+  std::span<const char> take_proxy_header(std::span<const char> chunk);
+  void fail_proxy_header(std::string_view reason);
   void flush();
   // After the session ran: act on what it asked for (close, broken pipe).
   void settle();
   void finish(std::string_view reason, bool graceful);
 
+  // Only for proxy_protocol services, so that others pay one null pointer.
+  struct Proxied {
+    ProxyHeaderReader reader;
+    SocketAddress proxy;  // the socket's own peer
+    IdleHook header_wait;
+    bool named_client = false;  // false: LOCAL/UNKNOWN, the proxy speaks for itself
+  };
+
   ServiceRuntime& service_;
   std::shared_ptr<const ServiceSettings> settings_;
   Fd fd_;
   SocketAddress peer_;
-  std::unique_ptr<Session> session_;
+  std::unique_ptr<Proxied> proxied_;
+  std::unique_ptr<Session> session_;  // null until admitted
   Buffer out_;
   IdleHook idle_;
   IdleHook age_;  // position by accept time, for upload_timeout
@@ -71,6 +98,8 @@ class Connection final : public IoHandler, private Reply {
   bool hangup_seen_ = false;
   bool broken_ = false;
   bool closed_ = false;
+  bool admitted_ = true;
+  bool refusal_logged_ = false;  // the service logged why: no "closed" record
 };
 
 }  // namespace socketd

@@ -21,6 +21,7 @@ void add_stats(ServiceStats& to, const ServiceStats& from) {
   to.refused += from.refused;
   to.denied += from.denied;
   to.timed_out += from.timed_out;
+  to.proxy_errors += from.proxy_errors;
 }
 
 std::error_code check_inherited(int fd, Transport transport) {
@@ -211,6 +212,7 @@ std::vector<std::string> Server::apply(const Config& config, InheritedSockets* i
     for (auto timeout : {service.idle_timeout, service.upload_timeout}) {
       if (timeout.count() > 0) shortest = std::min(shortest, timeout / 4);
     }
+    if (service.proxy_protocol) shortest = std::min(shortest, service.proxy_header_timeout / 4);
   }
   sweep_interval_ = std::max(shortest, std::chrono::milliseconds(10));
   schedule_sweep();

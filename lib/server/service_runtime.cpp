@@ -65,12 +65,15 @@ bool ServiceRuntime::over_rate(Clock::time_point now) {
 
 Admission ServiceRuntime::accept(Fd fd, const SocketAddress& peer) {
   const auto& config = settings_->config;
-  if (!settings_->access.allows(peer)) {
+  const bool proxied = config.proxy_protocol;
+  if (proxied && !settings_->proxy_sources.allows(peer)) {
     ++stats_.denied;
     fd.reset();
-    context_.logger.log({LogLevel::kNotice, LogEvent::kLimitHit,
-                         name() + ": " + peer.to_string() + " denied by allow/deny",
-                         {{"SERVICE", name()}, {"PEER", peer.to_string()}, {"LIMIT", "access"}}});
+    log_refusal(peer, nullptr, "proxy_sources", LogLevel::kNotice);
+    return Admission::kRefused;
+  }
+  if (!proxied && !client_allowed(peer, nullptr)) {
+    fd.reset();
     return Admission::kRefused;
   }
   if (over_rate(context_.reactor.now())) {
@@ -91,36 +94,99 @@ Admission ServiceRuntime::accept(Fd fd, const SocketAddress& peer) {
     refuse(std::move(fd), peer, "max_connections", LogLevel::kWarning);
     return Admission::kRefused;
   }
-  if (config.max_per_source != 0 && per_source_.count(peer) >= config.max_per_source) {
-    refuse(std::move(fd), peer, "max_per_source", LogLevel::kWarning);
+  if (!proxied && !client_within_per_source(peer, nullptr)) {
+    fd.reset();
     return Admission::kRefused;
   }
-  auto& logger = context_.logger;
-  if (logger.enabled(LogLevel::kInfo)) {
-    logger.log({LogLevel::kInfo, LogEvent::kConnectionOpened,
-                name() + ": " + peer.to_string() + " connected",
-                {{"SERVICE", name()}, {"PEER", peer.to_string()}}});
-  }
+  const auto now = context_.reactor.now();
   ++stats_.connections_total;
   ++context_.open_connections;
-  per_source_.add(peer);
   auto connection = std::make_unique<Connection>(*this, settings_, std::move(fd), peer);
+  if (proxied) {
+    // Deadlines, not accept times: a reload may change the timeout, and each
+    // connection keeps the one it was accepted under.
+    awaiting_header_.touch(*connection->header_hook(), now + config.proxy_header_timeout);
+  } else {
+    opened(peer, nullptr);
+    per_source_.add(peer);
+  }
   connection->index = connections_.size();
-  by_age_.touch(connection->age_hook(), context_.reactor.now());
+  by_age_.touch(connection->age_hook(), now);
   connections_.push_back(std::move(connection));
   connections_.back()->start();  // may already finish (banner): keep this last
   return Admission::kServed;
+}
+
+bool ServiceRuntime::admit(Connection& connection) {
+  awaiting_header_.unlink(*connection.header_hook());
+  const SocketAddress& client = connection.peer();
+  if (!client_allowed(client, connection.proxy()) ||
+      !client_within_per_source(client, connection.proxy())) {
+    return false;
+  }
+  opened(client, connection.proxy());
+  per_source_.add(client);
+  return true;
+}
+
+bool ServiceRuntime::client_allowed(const SocketAddress& client, const SocketAddress* proxy) {
+  if (settings_->access.allows(client)) return true;
+  ++stats_.denied;
+  log_refusal(client, proxy, "allow/deny", LogLevel::kNotice);
+  return false;
+}
+
+bool ServiceRuntime::client_within_per_source(const SocketAddress& client,
+                                              const SocketAddress* proxy) {
+  const uint32_t limit = settings_->config.max_per_source;
+  if (limit == 0 || per_source_.count(client) < limit) return true;
+  ++stats_.refused;
+  log_refusal(client, proxy, "max_per_source", LogLevel::kWarning);
+  return false;
+}
+
+void ServiceRuntime::opened(const SocketAddress& client, const SocketAddress* proxy) {
+  auto& logger = context_.logger;
+  if (!logger.enabled(LogLevel::kInfo)) return;
+  LogRecord record{LogLevel::kInfo, LogEvent::kConnectionOpened,
+                   name() + ": " + client.to_string() + " connected",
+                   {{"SERVICE", name()}, {"PEER", client.to_string()}}};
+  if (proxy != nullptr) {
+    record.message += " via " + proxy->to_string();
+    record.fields.push_back({"PROXY", proxy->to_string()});
+  }
+  logger.log(record);
 }
 
 void ServiceRuntime::refuse(Fd fd, const SocketAddress& peer, std::string_view limit,
                             LogLevel level) {
   ++stats_.refused;
   fd.reset();  // a clean close: the client sees EOF at once, not a hang
-  context_.logger.log({level, LogEvent::kLimitHit,
-                       name() + ": refused " + peer.to_string() + ": " + std::string(limit) +
-                           " reached",
-                       {{"SERVICE", name()}, {"PEER", peer.to_string()},
-                        {"LIMIT", std::string(limit)}}});
+  log_refusal(peer, nullptr, limit, level);
+}
+
+void ServiceRuntime::log_refusal(const SocketAddress& peer, const SocketAddress* proxy,
+                                 std::string_view limit, LogLevel level) {
+  const bool access = limit == "allow/deny";
+  std::string message = name() + ": ";
+  if (access) {
+    message += peer.to_string() + " denied by allow/deny";
+  } else if (limit == "proxy_sources") {
+    message += peer.to_string() +
+               " denied: not in proxy_sources (this service expects PROXY headers, so only the "
+               "load balancers listed there may connect)";
+  } else {
+    message += "refused " + peer.to_string() + ": " + std::string(limit) + " reached";
+  }
+  LogRecord record{level, LogEvent::kLimitHit, std::move(message),
+                   {{"SERVICE", name()},
+                    {"PEER", peer.to_string()},
+                    {"LIMIT", access ? std::string("access") : std::string(limit)}}};
+  if (proxy != nullptr) {
+    record.message += " (via " + proxy->to_string() + ")";
+    record.fields.push_back({"PROXY", proxy->to_string()});
+  }
+  context_.logger.log(record);
 }
 
 std::unique_ptr<Session> ServiceRuntime::make_session(const ServiceSettings& settings) {
@@ -175,7 +241,8 @@ void ServiceRuntime::on_datagram(std::span<const char> payload, const SocketAddr
 void ServiceRuntime::on_closed(Connection& connection) {
   idle_.unlink(connection.idle_hook());
   by_age_.unlink(connection.age_hook());
-  per_source_.remove(connection.peer());
+  if (IdleHook* hook = connection.header_hook()) awaiting_header_.unlink(*hook);
+  if (connection.admitted()) per_source_.remove(connection.peer());
   --context_.open_connections;
   // Swap-remove keeps the table dense; the reactor destroys the connection
   // after this turn, since events for it may still be queued.
@@ -191,6 +258,11 @@ void ServiceRuntime::on_closed(Connection& connection) {
 
 void ServiceRuntime::sweep(Clock::time_point now) {
   const auto& config = settings_->config;
+  while (IdleHook* hook = awaiting_header_.oldest()) {
+    if (hook->last_active > now) break;  // last_active holds the deadline
+    ++stats_.proxy_errors;
+    hook->owner->abort("sent no PROXY header within proxy_header_timeout");
+  }
   if (config.idle_timeout.count() > 0) {
     while (IdleHook* hook = idle_.oldest()) {
       if (hook->last_active + config.idle_timeout > now) break;

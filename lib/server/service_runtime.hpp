@@ -50,6 +50,7 @@ struct ServiceStats {
   uint64_t refused = 0;  // over a connection limit or the rate
   uint64_t denied = 0;   // by allow/deny
   uint64_t timed_out = 0;  // idle or upload timeout
+  uint64_t proxy_errors = 0;  // closed for a bad, missing or late PROXY header
 };
 
 class ServiceRuntime {
@@ -69,7 +70,14 @@ class ServiceRuntime {
 
   // A new client from this service's listener: admitted within the limits, or
   // closed at once. kRateExceeded: the listener should pause (rate_pause).
+  // With proxy_protocol the peer is the load balancer: only the limits that
+  // do not judge the client are applied here (plus proxy_sources); the rest
+  // waits for admit().
   Admission accept(Fd fd, const SocketAddress& peer);
+  // For a Connection whose PROXY header named its client (connection.peer())
+  // or said the proxy speaks for itself: allow/deny and max_per_source by
+  // that address. false: refused, logged and counted; the caller closes.
+  bool admit(Connection& connection);
   void on_datagram(std::span<const char> payload, const SocketAddress& peer);
 
   // For Connection.
@@ -83,6 +91,12 @@ class ServiceRuntime {
 
  private:
   void refuse(Fd fd, const SocketAddress& peer, std::string_view limit, LogLevel level);
+  void log_refusal(const SocketAddress& peer, const SocketAddress* proxy, std::string_view limit,
+                   LogLevel level);
+  // allow/deny and max_per_source; a refusal is logged and counted.
+  bool client_allowed(const SocketAddress& client, const SocketAddress* proxy);
+  bool client_within_per_source(const SocketAddress& client, const SocketAddress* proxy);
+  void opened(const SocketAddress& client, const SocketAddress* proxy);
   bool over_rate(Clock::time_point now);
 
   ServerContext& context_;
@@ -90,6 +104,7 @@ class ServiceRuntime {
   std::vector<std::unique_ptr<Connection>> connections_;
   IdleList idle_;
   IdleList by_age_;  // oldest connection first: upload_timeout
+  IdleList awaiting_header_;  // PROXY header not yet read; ordered by deadline
   PeerCounts per_source_;
   Clock::time_point rate_window_{};
   uint32_t rate_count_ = 0;

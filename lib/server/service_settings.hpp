@@ -13,7 +13,9 @@ namespace socketd {
 
 struct ServiceSettings {
   explicit ServiceSettings(ServiceConfig c)
-      : config(std::move(c)), access(config.allow, config.deny) {
+      : config(std::move(c)),
+        access(config.allow, config.deny),
+        proxy_sources(config.proxy_sources, {}) {
     chat.greeting = config.greeting;
     chat.exit_word = config.exit_word;
     chat.random_min = config.random_min;
@@ -29,6 +31,7 @@ struct ServiceSettings {
 
   const ServiceConfig config;
   const AccessList access;
+  const AccessList proxy_sources;  // empty: any peer may send a PROXY header
   ChatOptions chat;      // views into config
   UploadOptions upload;  // views into config
 };

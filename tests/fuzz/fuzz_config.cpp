@@ -41,12 +41,15 @@ void check_service(const ServiceConfig& s) {
   fuzz_check(s.backlog >= 1 && s.backlog <= 65535, who);
   fuzz_check(s.idle_timeout.count() >= 0 && s.idle_timeout <= kMaxDuration, who);
   fuzz_check(s.rate_pause.count() > 0 && s.rate_pause <= kMaxDuration, who);
-  for (const auto* list : {&s.allow, &s.deny}) {
+  fuzz_check(s.proxy_header_timeout.count() > 0 && s.proxy_header_timeout <= kMaxDuration, who);
+  // The PROXY keys other than proxy_protocol are refused while it is off.
+  fuzz_check(s.proxy_protocol || s.proxy_sources.empty(), who + " proxy_sources without proxy");
+  for (const auto* list : {&s.allow, &s.deny, &s.proxy_sources}) {
     for (const Cidr& c : *list) {
       const int width = c.family == AF_INET ? 32 : 128;
       fuzz_check(
           (c.family == AF_INET || c.family == AF_INET6) && c.prefix >= 0 && c.prefix <= width,
-          who + " allow/deny " + c.to_string());
+          who + " allow/deny/proxy_sources " + c.to_string());
     }
   }
   switch (s.mode) {

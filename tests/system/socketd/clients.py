@@ -13,10 +13,16 @@ saw, and exits 0 if everything matched, 1 otherwise.
   send-file PORT FILE                 the classic file sender, then waits for the
                                       durable `success`
   refused PORT                        TCP connect must be refused
+  closed PORT                         TCP connect is accepted, then closed with
+                                      no byte sent (a refused PROXY peer)
   hold PORT GREETING READY GO         connect, read greeting, create READY, wait
                                       for GO to exist, then chat once and `exit`
   escape PAYLOAD                      print socketd's escaping of PAYLOAD
                                       (same decoding as `udp`)
+
+With SOCKETD_CLIENT_SOURCE=ADDR in the environment, TCP clients bind to ADDR
+(e.g. 127.0.0.2, another client than the proxies on 127.0.0.1) and end their
+line with "from ADDR:PORT".
 """
 import os
 import re
@@ -25,6 +31,7 @@ import sys
 import time
 
 TIMEOUT = 10.0
+SOURCE = os.environ.get("SOCKETD_CLIENT_SOURCE", "")
 
 
 def fail(msg):
@@ -69,6 +76,8 @@ def connect(port, deadline=None):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.settimeout(TIMEOUT)
         try:
+            if SOURCE:
+                s.bind((SOURCE, 0))
             s.connect(("127.0.0.1", port))
             return s
         except OSError as e:
@@ -131,13 +140,19 @@ def expect_closed(s, what):
         fail("unexpected bytes after %s: %r" % (what, rest))
 
 
+def origin(s):
+    """" from ADDR:PORT" when the client binds to SOCKETD_CLIENT_SOURCE."""
+    return " from %s:%d" % s.getsockname() if SOURCE else ""
+
+
 def cmd_interactive(port, greeting, *msgs):
     s = connect(int(port))
     expect_greeting(s, greeting.encode())
     numbers = [chat_once(s, m.encode()) for m in msgs]
     s.sendall(b"exit")
     expect_closed(s, "exit")
-    print("interactive %s: greeting %r, %d replies %s, exit closed" % (port, greeting, len(numbers), numbers))
+    print("interactive %s: greeting %r, %d replies %s, exit closed%s"
+          % (port, greeting, len(numbers), numbers, origin(s)))
 
 
 def cmd_greet(port, greeting):
@@ -169,7 +184,7 @@ def cmd_send_file(port, path):
     ack = recv_exact(s, len(b"success"), "the durable acknowledgement")
     if ack != b"success":
         fail("durable ack %r" % ack)
-    print("send-file %s: %d lines acked, upload durable" % (port, lines))
+    print("send-file %s: %d lines acked, upload durable%s" % (port, lines, origin(s)))
 
 
 def cmd_refused(port):
@@ -181,6 +196,12 @@ def cmd_refused(port):
         print("refused %s: connection refused" % port)
         return
     fail("connect to %s was accepted, expected it to be refused" % port)
+
+
+def cmd_closed(port):
+    s = connect(int(port))
+    expect_closed(s, "the server")
+    print("closed %s: accepted, then closed without a byte%s" % (port, origin(s)))
 
 
 def cmd_hold(port, greeting, ready, go):
@@ -213,6 +234,7 @@ def main(argv):
         "udp": cmd_udp,
         "send-file": cmd_send_file,
         "refused": cmd_refused,
+        "closed": cmd_closed,
         "hold": cmd_hold,
     }
     if cmd not in handlers:
