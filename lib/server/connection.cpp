@@ -31,11 +31,12 @@ Connection::~Connection() = default;
 
 void Connection::start() {
   service_.touch(*this);
-  if (!admitted_) return;  // no greeting before the PROXY header
-  session_->on_open(*this);
-  settle();
-  // A session that is already done (banner) never needs the epoll set.
-  if (closed_) return;
+  if (admitted_) {  // else: no greeting before the PROXY header
+    session_->on_open(*this);
+    settle();
+    // A session that is already done (banner) never needs the epoll set.
+    if (closed_) return;
+  }
   if (auto ec = service_.context().reactor.add(fd_.get(), this)) {
     finish("cannot register with epoll: " + ec.message(), false);
   }
