@@ -150,8 +150,9 @@ int main(int argc, char** argv) {
     auto load = socketd::load_config_file(options->config_path);
     for (const auto& e : load.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
     if (!load.ok()) return 1;
-    std::printf("%s: configuration OK (%zu services)\n", options->config_path.c_str(),
-                load.config->services.size());
+    const size_t n = load.config->services.size();
+    std::printf("%s: configuration OK (%zu service%s)\n", options->config_path.c_str(), n,
+                n == 1 ? "" : "s");
     return 0;
   }
   return run(*options);

@@ -224,19 +224,23 @@ void Connection::finish(std::string_view reason, bool graceful) {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                         service_.context().reactor.now() - opened_).count();
     const std::string& name = settings_->config.name;
+    std::string peer = peer_.to_string();
+    std::string in = std::to_string(bytes_in_);
+    std::string out = std::to_string(bytes_out_);
+    std::string duration = std::to_string(ms);
     LogRecord record{level, LogEvent::kConnectionClosed,
-                     name + ": " + peer_.to_string() + " " + std::string(reason) + " (in " +
-                         std::to_string(bytes_in_) + " B, out " + std::to_string(bytes_out_) +
-                         " B, " + std::to_string(ms) + " ms)",
+                     name + ": " + peer + " " + std::string(reason) + " (in " + in + " B, out " +
+                         out + " B, " + duration + " ms)",
                      {{"SERVICE", name},
-                      {"PEER", peer_.to_string()},
-                      {"BYTES_IN", std::to_string(bytes_in_)},
-                      {"BYTES_OUT", std::to_string(bytes_out_)},
-                      {"DURATION_MS", std::to_string(ms)},
+                      {"PEER", std::move(peer)},
+                      {"BYTES_IN", std::move(in)},
+                      {"BYTES_OUT", std::move(out)},
+                      {"DURATION_MS", std::move(duration)},
                       {"REASON", std::string(reason)}}};
     if (const SocketAddress* via = proxy()) {
-      record.message += " via " + via->to_string();
-      record.fields.push_back({"PROXY", via->to_string()});
+      std::string proxy_address = via->to_string();
+      record.message += " via " + proxy_address;
+      record.fields.push_back({"PROXY", std::move(proxy_address)});
     }
     logger.log(record);
   }

@@ -148,12 +148,13 @@ bool ServiceRuntime::client_within_per_source(const SocketAddress& client,
 void ServiceRuntime::opened(const SocketAddress& client, const SocketAddress* proxy) {
   auto& logger = context_.logger;
   if (!logger.enabled(LogLevel::kInfo)) return;
-  LogRecord record{LogLevel::kInfo, LogEvent::kConnectionOpened,
-                   name() + ": " + client.to_string() + " connected",
-                   {{"SERVICE", name()}, {"PEER", client.to_string()}}};
+  std::string peer = client.to_string();
+  LogRecord record{LogLevel::kInfo, LogEvent::kConnectionOpened, name() + ": " + peer + " connected",
+                   {{"SERVICE", name()}, {"PEER", std::move(peer)}}};
   if (proxy != nullptr) {
-    record.message += " via " + proxy->to_string();
-    record.fields.push_back({"PROXY", proxy->to_string()});
+    std::string via = proxy->to_string();
+    record.message += " via " + via;
+    record.fields.push_back({"PROXY", std::move(via)});
   }
   logger.log(record);
 }
@@ -168,23 +169,25 @@ void ServiceRuntime::refuse(Fd fd, const SocketAddress& peer, std::string_view l
 void ServiceRuntime::log_refusal(const SocketAddress& peer, const SocketAddress* proxy,
                                  std::string_view limit, LogLevel level) {
   const bool access = limit == "allow/deny";
+  std::string client = peer.to_string();
   std::string message = name() + ": ";
   if (access) {
-    message += peer.to_string() + " denied by allow/deny";
+    message += client + " denied by allow/deny";
   } else if (limit == "proxy_sources") {
-    message += peer.to_string() +
+    message += client +
                " denied: not in proxy_sources (this service expects PROXY headers, so only the "
                "load balancers listed there may connect)";
   } else {
-    message += "refused " + peer.to_string() + ": " + std::string(limit) + " reached";
+    message += "refused " + client + ": " + std::string(limit) + " reached";
   }
   LogRecord record{level, LogEvent::kLimitHit, std::move(message),
                    {{"SERVICE", name()},
-                    {"PEER", peer.to_string()},
+                    {"PEER", std::move(client)},
                     {"LIMIT", access ? std::string("access") : std::string(limit)}}};
   if (proxy != nullptr) {
-    record.message += " (via " + proxy->to_string() + ")";
-    record.fields.push_back({"PROXY", proxy->to_string()});
+    std::string via = proxy->to_string();
+    record.message += " (via " + via + ")";
+    record.fields.push_back({"PROXY", std::move(via)});
   }
   context_.logger.log(record);
 }
