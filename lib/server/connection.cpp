@@ -42,7 +42,9 @@ void Connection::on_io(uint32_t events) noexcept {
 
 void Connection::read_some() {
   if (input_paused_ || input_done_ || close_requested_) return;
-  auto& scratch = service_.context().scratch;
+  const std::span<char> scratch = settings_->config.mode == Mode::kStreamUpload
+                                      ? service_.context().bulk_scratch()
+                                      : std::span<char>(service_.context().scratch);
   for (int i = 0; i < kReadBudget; ++i) {
     auto n = recv_some(fd_.get(), scratch);
     if (!n) {

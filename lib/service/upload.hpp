@@ -19,6 +19,9 @@ class UploadTarget {
  public:
   virtual ~UploadTarget() = default;
   virtual std::error_code append(std::span<const char> bytes) = 0;
+  // Sets aside room for `bytes` more, so that a full disk shows before any
+  // data is sent (stream uploads). A target that cannot reserve just succeeds.
+  virtual std::error_code reserve(uint64_t /*bytes*/) { return {}; }
   // Flush, fsync, atomic rename to the final name, fsync the directory.
   virtual std::error_code commit() = 0;
   // Keeps what arrived under a name that marks it incomplete.
@@ -38,6 +41,7 @@ struct UploadResult {
   std::string file;
   uint64_t bytes = 0;
   std::string reason;  // why incomplete
+  std::string sha256;  // hex digest of a finished stream upload; else empty
 };
 
 class UploadSession final : public Session {

@@ -53,6 +53,10 @@ bool has_room_at(int fd, uint64_t min_free_bytes) {
 class FileTarget final : public UploadTarget {
  public:
   static constexpr uint64_t kCheckEvery = 4u << 20;  // free-space check interval
+  // Dirty data is handed to the disk every this many bytes (sync_file_range),
+  // so the fsync in commit() waits for the last few MiB only instead of the
+  // whole file: that fsync runs on the event loop and stalls every client.
+  static constexpr uint64_t kWritebackEvery = 8u << 20;
 
   FileTarget(std::shared_ptr<const Fd> dir, std::string name, Fd file, uint64_t min_free_bytes)
       : dir_(std::move(dir)), name_(std::move(name)), file_(std::move(file)),
@@ -74,8 +78,27 @@ class FileTarget final : public UploadTarget {
         return errno_code();
       }
       bytes = bytes.subspan(static_cast<size_t>(n));
+      written_ += static_cast<uint64_t>(n);
+    }
+    if (written_ - writeback_from_ >= kWritebackEvery) {
+      // Starts writeback without waiting for it; a no-op on tmpfs.
+      ::sync_file_range(file_.get(), static_cast<off_t>(writeback_from_),
+                        static_cast<off_t>(written_ - writeback_from_), SYNC_FILE_RANGE_WRITE);
+      writeback_from_ = written_;
     }
     return {};
+  }
+
+  std::error_code reserve(uint64_t bytes) override {
+    // KEEP_SIZE: the file's length still says how much arrived, so an
+    // abandoned upload never looks longer than what was received.
+    if (bytes == 0) return {};
+    if (::fallocate(file_.get(), FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(bytes)) == 0) {
+      reserved_ = true;
+      return {};
+    }
+    if (errno == EOPNOTSUPP || errno == ENOSYS) return {};  // write() will tell instead
+    return errno_code();
   }
 
   std::error_code commit() override {
@@ -89,6 +112,8 @@ class FileTarget final : public UploadTarget {
 
   void abandon() override {
     if (!file_) return;
+    // Frees the blocks reserved beyond what arrived.
+    if (reserved_) ::ftruncate(file_.get(), static_cast<off_t>(written_));
     ::fsync(file_.get());
     const std::string incomplete = name_ + std::string(kIncompleteSuffix);
     ::renameat(dir_->get(), part_name(name_).c_str(), dir_->get(), incomplete.c_str());
@@ -106,6 +131,9 @@ class FileTarget final : public UploadTarget {
   Fd file_;
   uint64_t min_free_;
   uint64_t since_check_ = 0;
+  uint64_t written_ = 0;
+  uint64_t writeback_from_ = 0;
+  bool reserved_ = false;
 };
 
 }  // namespace
@@ -122,8 +150,12 @@ bool UploadStore::has_room(uint64_t min_free_bytes) const {
   return has_room_at(dir_->get(), min_free_bytes);
 }
 
-std::unique_ptr<UploadTarget> UploadStore::create(std::error_code& ec, uint64_t min_free_bytes) {
-  if (!has_room(min_free_bytes)) {
+std::unique_ptr<UploadTarget> UploadStore::create(std::error_code& ec, uint64_t min_free_bytes,
+                                                  uint64_t expected_bytes) {
+  const uint64_t needed = expected_bytes > UINT64_MAX - min_free_bytes
+                              ? UINT64_MAX
+                              : min_free_bytes + expected_bytes;
+  if (!has_room(needed)) {
     ec = std::make_error_code(std::errc::no_space_on_device);
     return nullptr;
   }
