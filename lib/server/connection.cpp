@@ -45,7 +45,10 @@ void Connection::read_some() {
   const std::span<char> scratch = settings_->config.mode == Mode::kStreamUpload
                                       ? service_.context().bulk_scratch()
                                       : std::span<char>(service_.context().scratch);
-  for (int i = 0; i < kReadBudget; ++i) {
+  // The same bytes per turn whatever the buffer: a stream upload's bigger
+  // reads (hash + write each) must not hold the loop longer than others do.
+  const size_t budget = kReadBudget * sizeof(service_.context().scratch) / scratch.size();
+  for (size_t i = 0; i < budget; ++i) {
     auto n = recv_some(fd_.get(), scratch);
     if (!n) {
       if (would_block(n.error())) return;

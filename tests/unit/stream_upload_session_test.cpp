@@ -29,11 +29,9 @@ constexpr std::string_view kEmptySha =
 struct Storage {
   std::string data;
   std::vector<uint64_t> opened_for;  // declared size passed to each open
-  std::vector<uint64_t> reserved;
   int commits = 0;
   int abandons = 0;
   std::error_code open_error;
-  std::error_code reserve_error;
   std::error_code append_error;
   std::error_code commit_error;
   std::vector<UploadResult> results;
@@ -46,10 +44,6 @@ class FakeTarget final : public UploadTarget {
     if (storage_.append_error) return storage_.append_error;
     storage_.data.append(bytes.data(), bytes.size());
     return {};
-  }
-  std::error_code reserve(uint64_t bytes) override {
-    storage_.reserved.push_back(bytes);
-    return storage_.reserve_error;
   }
   std::error_code commit() override {
     ++storage_.commits;
@@ -116,7 +110,6 @@ TEST(StreamUpload, EverySplitStoresTheBytesAndRepliesOnceWithCountAndChecksum) {
     EXPECT_EQ(h.storage.commits, 1);
     EXPECT_EQ(h.storage.abandons, 0);
     EXPECT_EQ(h.storage.opened_for, std::vector<uint64_t>{11});
-    EXPECT_EQ(h.storage.reserved, std::vector<uint64_t>{11});
     ASSERT_EQ(h.storage.results.size(), 1u);
     EXPECT_EQ(h.storage.results[0].state, UploadResult::State::kFinished);
     EXPECT_EQ(h.storage.results[0].bytes, 11u);
@@ -192,17 +185,17 @@ TEST(StreamUpload, NoRoomForTheDeclaredSizeIsRefusedBeforeAnyData) {
             "ERROR not enough free disk space for 11 bytes; try again later or send a smaller "
             "file\n");
   EXPECT_EQ(reply.close_calls, 1);
+  EXPECT_TRUE(h.storage.results.empty());
+  EXPECT_EQ(h.storage.opened_for, std::vector<uint64_t>{11});  // checked against the size
 
-  Harness r;
-  r.storage.reserve_error = std::make_error_code(std::errc::no_space_on_device);
-  auto reserving = r.make();
-  RecordingReply refused;
-  feed(reserving, refused, "UPLOAD 11\nhel");
-  EXPECT_TRUE(refused.bytes.starts_with("ERROR not enough free disk space for 11 bytes"));
-  EXPECT_EQ(r.storage.abandons, 1);
-  EXPECT_TRUE(r.storage.data.empty());
-  reserving.on_close();
-  EXPECT_EQ(r.storage.abandons, 1);
+  Harness other;
+  other.storage.open_error = std::make_error_code(std::errc::permission_denied);
+  auto denied = other.make();
+  RecordingReply denied_reply;
+  feed(denied, denied_reply, "UPLOAD 11\n");
+  EXPECT_EQ(denied_reply.bytes, "ERROR cannot store upload: " +
+                                    std::make_error_code(std::errc::permission_denied).message() +
+                                    "\n");
 }
 
 TEST(StreamUpload, BytesBeyondTheDeclaredSizeAreAnErrorAndNothingIsCommitted) {
