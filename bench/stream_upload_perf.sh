@@ -3,7 +3,8 @@
 # socketd-bench to CPU 1. Prints socketd-bench's summary line and socketd's own
 # CPU time, so the figure can be read both as wall-clock MB/s and as MB per
 # second of server CPU (what socketd would do with a core to itself; the
-# build machine is shared).
+# build machine is shared), and how many uploads socketd itself recorded as
+# finished or incomplete (the client's view can differ: see PERF-stream-upload.md).
 #   bench/stream_upload_perf.sh BUILD_DIR UPLOAD_DIR MODE [socketd-bench options...]
 # MODE: stream or upload. Example:
 #   bench/stream_upload_perf.sh build-rel /dev/shm/x stream -c 1 -n 3 --file-size 1g
@@ -15,7 +16,7 @@ mkdir -p "$dir"
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$work"; find "$dir" -maxdepth 1 -name "upload-*" -delete' EXIT
 cat > "$work/socketd.toml" <<TOML
 [daemon]
-log_level = "notice"
+log_level = "info"
 upload_dir = "$dir"
 [services.stream]
 mode = "stream-upload"
@@ -44,3 +45,5 @@ awk -v t=$((after - before)) -v hz="$hz" 'BEGIN { printf "socketd CPU      %.2f 
 grep '^uploaded' "$work/out" | awk -v t=$((after - before)) -v hz="$hz" '
   { v = $2; u = $3; m = (u == "GB") ? 1000 : (u == "MB") ? 1 : (u == "kB" || u == "KB") ? 0.001 : 0;
     if (t > 0) printf "per server CPU   %.0f MB/s (uploaded bytes / socketd CPU seconds)\n", v * m / (t / hz) }'
+sleep 0.2
+echo "socketd log      $(grep -c ' finished, ' "$work/stderr" || true) uploads finished, $(grep -c ' incomplete, ' "$work/stderr" || true) incomplete"
