@@ -37,7 +37,7 @@ port=$(grep "socketd started" "$work/stderr" | grep -o "$service tcp 127.0.0.1:[
 ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 before=$(ticks)
 uptime
-taskset -c 1 "$build/bench/socketd-bench" "$mode" --port "$port" --timeout 60 -q "$@" | tee "$work/out"
+taskset -c 1 "$build/bench/socketd-bench" "$mode" --port "$port" --timeout 60 -q "$@" | tee "$work/out" || true
 after=$(ticks)
 hz=$(getconf CLK_TCK)
 bytes=$(grep -o 'uploaded *[0-9.]* [KMG]B' "$work/out" || true)
