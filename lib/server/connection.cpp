@@ -3,6 +3,8 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <algorithm>
+
 #include "net/socket.hpp"
 #include "server/service_runtime.hpp"
 
@@ -47,7 +49,8 @@ void Connection::read_some() {
                                       : std::span<char>(service_.context().scratch);
   // The same bytes per turn whatever the buffer: a stream upload's bigger
   // reads (hash + write each) must not hold the loop longer than others do.
-  const size_t budget = kReadBudget * sizeof(service_.context().scratch) / scratch.size();
+  const size_t budget =
+      std::max<size_t>(1, kReadBudget * sizeof(service_.context().scratch) / scratch.size());
   for (size_t i = 0; i < budget; ++i) {
     auto n = recv_some(fd_.get(), scratch);
     if (!n) {
