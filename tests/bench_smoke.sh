@@ -31,6 +31,10 @@ backlog = 512
 [services.upload]
 mode = "upload"
 listen = "127.0.0.1:0"
+[services.stream]
+mode = "stream-upload"
+listen = "127.0.0.1:0"
+min_free_bytes = 0
 [services.udp]
 mode = "udp-log"
 listen = "127.0.0.1:0"
@@ -46,6 +50,7 @@ run chat --port "$(port chat tcp)" -c 50 -d 1 --greeting 'success!'
 run chat --port "$(port lines tcp)" -c 20 -d 1 --framing line --no-greeting
 run connect --port "$(port banner tcp)" -c 4 -d 1 --expect 'success!'
 run upload --port "$(port upload tcp)" -c 4 -n 20 --file-size 65536
+run stream --port "$(port stream tcp)" -c 2 -n 6 --file-size 4m
 run udp --port "$(port udp udp)" -d 1 --rate 20000
 run hold --port "$(port echo tcp)" -c 200 -d 1
 echo "all modes ok"

@@ -11,7 +11,7 @@ namespace {
 constexpr unsigned bit(Mode mode) {
   return 1u << static_cast<unsigned>(mode);
 }
-constexpr unsigned kAllModes = 0x3f;
+constexpr unsigned kAllModes = 0x7f;
 constexpr unsigned kTcpModes = kAllModes & ~bit(Mode::kUdp);
 constexpr unsigned kRequestModes = kAllModes & ~bit(Mode::kHold);
 constexpr unsigned kMessageModes = bit(Mode::kEcho) | bit(Mode::kChat) | bit(Mode::kUdp);
@@ -72,7 +72,7 @@ constexpr Spec kSpecs[] = {
     {Id::kRandomMax, "--random-max", nullptr, true, bit(Mode::kChat)},
     {Id::kExpect, "--expect", nullptr, true, bit(Mode::kConnect)},
     {Id::kChunk, "--chunk", nullptr, true, bit(Mode::kUpload)},
-    {Id::kFileSize, "--file-size", nullptr, true, bit(Mode::kUpload)},
+    {Id::kFileSize, "--file-size", nullptr, true, bit(Mode::kUpload) | bit(Mode::kStream)},
     {Id::kBatch, "--batch", nullptr, true, bit(Mode::kUdp)},
     {Id::kHelp, "--help", "-h", false, kAllModes},
 };
@@ -91,6 +91,7 @@ std::optional<Mode> parse_mode(std::string_view text) {
   if (text == "upload") return Mode::kUpload;
   if (text == "udp") return Mode::kUdp;
   if (text == "hold") return Mode::kHold;
+  if (text == "stream") return Mode::kStream;
   return std::nullopt;
 }
 
@@ -305,6 +306,8 @@ const char* to_string(Mode mode) {
       return "udp";
     case Mode::kHold:
       return "hold";
+    case Mode::kStream:
+      return "stream";
   }
   return "?";
 }
@@ -352,7 +355,7 @@ ParseResult parse_options(int argc, char** argv) {
     seen.push_back(spec);
   }
 
-  if (!have_mode) return UsageError{"no mode given (echo, chat, connect, upload, udp or hold)"};
+  if (!have_mode) return UsageError{"no mode given (echo, chat, connect, upload, stream, udp or hold)"};
   for (const Spec* spec : seen) {
     if ((spec->modes & bit(options.mode)) == 0) {
       return UsageError{std::string(spec->name) + " does not apply to mode " +
@@ -373,6 +376,9 @@ modes
   connect   connect, read to EOF (banner), compare with --expect, close
   upload    send --chunk bytes, wait for "success", ...; "quit"; wait for the
             durable "success"; one upload per connection
+  stream    stream-upload: "UPLOAD <--file-size>\n", the file without acks,
+            half-close, expect "OK <size> sha256=<hex>\n" for exactly that
+            file; one upload per connection
   udp       send --size datagrams with sendmmsg, as fast as allowed
   hold      open --connections and keep them idle for --duration
 
@@ -402,7 +408,7 @@ mode options
   --random-max N
   --expect TEXT         connect: the exact banner
   --chunk BYTES         upload chunk size (default 1024)
-  --file-size BYTES     upload size (default 64k)
+  --file-size BYTES     upload / stream file size (default 64k)
   --batch N             udp datagrams per sendmmsg (default 32)
 
 exit status: 0 all operations answered correctly, 1 errors or starved

@@ -11,7 +11,7 @@
 
 namespace socketd::bench {
 
-enum class Mode { kEcho, kChat, kConnect, kUpload, kUdp, kHold };
+enum class Mode { kEcho, kChat, kConnect, kUpload, kUdp, kHold, kStream };
 enum class Framing { kChunk, kLine };
 
 const char* to_string(Mode mode);
@@ -43,8 +43,8 @@ struct Options {
   // connect
   std::optional<std::string> expect;
 
-  // upload
-  size_t chunk = 1024;
+  // upload, stream
+  size_t chunk = 1024;             // upload only
   uint64_t file_size = 64 * 1024;
 
   // udp

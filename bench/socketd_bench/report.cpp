@@ -81,6 +81,7 @@ const char* Report::operation_name() const noexcept {
     case Mode::kConnect:
       return "connects";
     case Mode::kUpload:
+    case Mode::kStream:
       return "uploads";
     case Mode::kUdp:
       return "datagrams";
@@ -164,7 +165,7 @@ void Report::print_table(std::FILE* out) const {
   std::fprintf(out, "%-16s sent %s (%s/s), received %s (%s/s)\n", "bytes",
                format_bytes(sent).c_str(), format_bytes(per_second(sent)).c_str(),
                format_bytes(received).c_str(), format_bytes(per_second(received)).c_str());
-  if (options_.mode == Mode::kUpload) {
+  if (options_.mode == Mode::kUpload || options_.mode == Mode::kStream) {
     const auto payload = static_cast<double>(stats.payload_bytes());
     std::fprintf(out, "%-16s %s durably stored (%s/s)\n", "uploaded", format_bytes(payload).c_str(),
                  format_bytes(per_second(payload)).c_str());
@@ -219,7 +220,7 @@ void Report::print_json(std::FILE* out) const {
   }
   std::fprintf(out, "\"bytes_sent\":%llu,\"bytes_received\":%llu,",
                static_cast<ull>(stats.bytes_sent()), static_cast<ull>(stats.bytes_received()));
-  if (options_.mode == Mode::kUpload) {
+  if (options_.mode == Mode::kUpload || options_.mode == Mode::kStream) {
     std::fprintf(out, "\"bytes_uploaded\":%llu,", static_cast<ull>(stats.payload_bytes()));
   }
   std::fprintf(out,

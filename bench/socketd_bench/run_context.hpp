@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "endpoint.hpp"
@@ -26,6 +27,7 @@ struct RunContext {
   int64_t timeout_ns;
   std::span<char> read_buffer;   // scratch for recv(); single-threaded, so shared
   std::vector<uint64_t>& ready;  // keys of connections whose read budget ran out
+  const std::string& stream_reply;  // stream: the reply that proves the file arrived intact
 };
 
 }  // namespace socketd::bench

@@ -43,6 +43,7 @@ void TcpConnection::on_io(uint32_t generation, uint32_t events) noexcept {
   if ((events & EPOLLOUT) != 0) {
     writable_ = true;
     flush();
+    if (fd_ && generation == generation_ && writable_ && out_.empty()) on_writable(now);
   }
   if (fd_ && generation == generation_ && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
     read_available(events, now);
@@ -154,6 +155,28 @@ void TcpConnection::flush() noexcept {
   }
   out_.clear();
   out_sent_ = 0;
+}
+
+size_t TcpConnection::send_direct(std::string_view bytes, int64_t now) noexcept {
+  size_t sent = 0;
+  while (fd_ && writable_ && sent < bytes.size()) {
+    const ssize_t n = ::send(fd_.get(), bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n >= 0) {
+      sent += static_cast<size_t>(n);
+      ctx_.stats.add_sent(static_cast<uint64_t>(n));
+      if (deadline_ != 0) deadline_ = now + ctx_.timeout_ns;  // progress
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      writable_ = false;
+    } else if (errno != EINTR) {
+      fail(classify_errno(errno), errno);
+      return 0;
+    }
+  }
+  return sent;
+}
+
+void TcpConnection::shutdown_write() noexcept {
+  if (fd_) ::shutdown(fd_.get(), SHUT_WR);
 }
 
 void TcpConnection::read_available(uint32_t events, int64_t now) noexcept {

@@ -61,6 +61,9 @@ class TcpConnection {
   virtual void start_operation(int64_t scheduled, int64_t now) noexcept = 0;
   virtual void on_connected(int64_t now) noexcept = 0;
   virtual void on_bytes(std::string_view bytes, int64_t now) noexcept = 0;
+  // The socket took everything queued and may take more (streaming modes send
+  // from here with send_direct() instead of queueing everything).
+  virtual void on_writable(int64_t /*now*/) noexcept {}
   // A read found the socket empty: nothing more has arrived for now.
   virtual void on_read_drained(int64_t /*now*/) noexcept {}
   virtual void on_eof(int64_t /*now*/) noexcept { fail(ErrorKind::kUnexpectedEof); }
@@ -75,6 +78,10 @@ class TcpConnection {
   void close_socket() noexcept;
   void fail(ErrorKind kind, int err = 0) noexcept;
   void queue(std::string_view bytes) noexcept { out_.append(bytes); }
+  // Sends what the kernel takes of `bytes` now, without copying; 0 once the
+  // socket is full (on_writable() follows) or the connection failed.
+  size_t send_direct(std::string_view bytes, int64_t now) noexcept;
+  void shutdown_write() noexcept;
   void flush() noexcept;
   void complete(int64_t scheduled, int64_t now) noexcept;
   void mark_established() noexcept { established_ = true; }

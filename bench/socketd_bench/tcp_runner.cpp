@@ -8,6 +8,7 @@
 #include "echo_connection.hpp"
 #include "hold_connection.hpp"
 #include "progress.hpp"
+#include "stream_connection.hpp"
 #include "upload_connection.hpp"
 
 namespace socketd::bench {
@@ -23,6 +24,7 @@ constexpr uint64_t kStopKey = UINT64_MAX;           // slot numbers stay far bel
 constexpr uint32_t kBeginsPerTurn = 256;
 
 size_t payload_size(const Options& options) {
+  if (options.mode == Mode::kStream) return StreamConnection::kWindow;
   return std::max(options.size, options.mode == Mode::kUpload ? options.chunk : 0);
 }
 
@@ -33,6 +35,9 @@ TcpRunner::TcpRunner(const Options& options, const Endpoint& target, std::vector
       target_(target),
       sources_(std::move(sources)),
       payload_(payload_size(options)),
+      stream_reply_(options.mode == Mode::kStream
+                        ? StreamConnection::expected_reply(payload_, options.file_size)
+                        : std::string()),
       pacer_(options.rate, options.count, options.connections),
       read_buffer_(kReadBufferSize),
       ctx_{
@@ -46,6 +51,7 @@ TcpRunner::TcpRunner(const Options& options, const Endpoint& target, std::vector
           .timeout_ns = seconds_to_ns(options.timeout_s),
           .read_buffer = read_buffer_,
           .ready = ready_,
+          .stream_reply = stream_reply_,
       } {
   connections_.reserve(options.connections);
   for (uint32_t slot = 0; slot < options.connections; ++slot) {
@@ -72,6 +78,8 @@ std::unique_ptr<TcpConnection> TcpRunner::make_connection(uint32_t slot) {
       return std::make_unique<BannerConnection>(ctx_, slot);
     case Mode::kUpload:
       return std::make_unique<UploadConnection>(ctx_, slot);
+    case Mode::kStream:
+      return std::make_unique<StreamConnection>(ctx_, slot);
     case Mode::kHold:
     case Mode::kUdp:
       break;

@@ -49,6 +49,7 @@ class TcpRunner {
   const Endpoint& target_;
   std::vector<Endpoint> sources_;
   Payload payload_;
+  std::string stream_reply_;  // stream mode: see StreamConnection::expected_reply
   Stats stats_;
   Pacer pacer_;
   Epoll epoll_;

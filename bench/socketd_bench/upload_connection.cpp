@@ -34,7 +34,7 @@ void UploadConnection::send_next() noexcept {
 
 void UploadConnection::on_bytes(std::string_view bytes, int64_t now) noexcept {
   while (!bytes.empty()) {
-    if (state_ == State::kIdle) {
+    if (state_ == State::kIdle || state_ == State::kAwaitEof) {
       fail(ErrorKind::kWrongReply);  // an ack nobody asked for
       return;
     }
@@ -53,12 +53,21 @@ void UploadConnection::on_bytes(std::string_view bytes, int64_t now) noexcept {
   }
 }
 
-void UploadConnection::on_ack(int64_t now) noexcept {
+void UploadConnection::on_ack(int64_t /*now*/) noexcept {
   if (state_ == State::kAwaitAck) {
     send_next();
     return;
   }
-  // The durable ack: the file is fsync'ed and renamed.
+  // The durable ack, if nothing but the server's FIN follows it.
+  state_ = State::kAwaitEof;
+}
+
+void UploadConnection::on_eof(int64_t now) noexcept {
+  if (state_ != State::kAwaitEof) {
+    fail(ErrorKind::kUnexpectedEof);
+    return;
+  }
+  // The file is fsync'ed and renamed.
   ctx_.stats.add_payload(ctx_.options.file_size);
   complete(scheduled_, now);
   state_ = State::kIdle;

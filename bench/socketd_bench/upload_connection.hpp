@@ -8,6 +8,14 @@
 // --chunk within the server's read size (the default 1024 matches the classic
 // line-by-line sender). "quit" is only sent once the last chunk is acked,
 // so it always arrives as a read of its own.
+//
+// An upload counts only once the durable "success" is followed by the
+// server's FIN. A chunk the server received in two reads (TCP may split a
+// 64 KiB send: the loopback MSS is 65483) is acked twice, and from then on an
+// ack can no longer be matched to a chunk: the stale extra "success" would
+// pass for the durable one while the server never finished the file. Waiting
+// for EOF turns that into an error (a further "success", or a timeout)
+// instead of a false "durably stored".
 #pragma once
 
 #include "tcp_connection.hpp"
@@ -24,11 +32,12 @@ class UploadConnection final : public TcpConnection {
   void start_operation(int64_t scheduled, int64_t now) noexcept override;
   void on_connected(int64_t /*now*/) noexcept override { send_next(); }
   void on_bytes(std::string_view bytes, int64_t now) noexcept override;
+  void on_eof(int64_t now) noexcept override;
   bool awaiting_reply() const noexcept override { return is_open(); }
   uint64_t unanswered() const noexcept override { return is_open() ? 1 : 0; }
 
  private:
-  enum class State { kIdle, kAwaitAck, kAwaitDurable };
+  enum class State { kIdle, kAwaitAck, kAwaitDurable, kAwaitEof };
 
   void send_next() noexcept;
   void on_ack(int64_t now) noexcept;

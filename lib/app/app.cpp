@@ -30,7 +30,7 @@ App::~App() = default;
 std::unique_ptr<UploadStore> App::prepare_upload_store(const Config& config,
                                                       std::string& error) {
   const bool has_upload = std::any_of(config.services.begin(), config.services.end(),
-                                      [](const auto& s) { return s.mode == Mode::kUpload; });
+                                      [](const auto& s) { return is_upload(s.mode); });
   if (!has_upload) return nullptr;
   const std::string dir = resolve_upload_dir(config.daemon.upload_dir);
   if (uploads_ && uploads_->path() == dir) return nullptr;  // keep the current one

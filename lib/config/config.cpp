@@ -15,6 +15,8 @@ const char* to_string(Mode mode) {
       return "udp-log";
     case Mode::kUpload:
       return "upload";
+    case Mode::kStreamUpload:
+      return "stream-upload";
   }
   return "?";
 }

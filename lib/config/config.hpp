@@ -14,13 +14,14 @@ namespace socketd {
 
 enum class LogLevel { kError = 3, kWarning = 4, kNotice = 5, kInfo = 6, kDebug = 7 };
 
-enum class Mode { kBanner, kChat, kEcho, kUdpLog, kUpload };
+enum class Mode { kBanner, kChat, kEcho, kUdpLog, kUpload, kStreamUpload };
 enum class Transport { kTcp, kUdp };
 enum class Framing { kChunk, kLine };
 
 constexpr Transport transport_of(Mode mode) {
   return mode == Mode::kUdpLog ? Transport::kUdp : Transport::kTcp;
 }
+constexpr bool is_upload(Mode mode) { return mode == Mode::kUpload || mode == Mode::kStreamUpload; }
 const char* to_string(Mode mode);
 const char* to_string(Framing framing);
 
@@ -63,9 +64,9 @@ struct ServiceConfig {
 
   std::string ack_word = "success";          // upload
   std::string end_word = "quit";             // upload
-  uint64_t max_upload_bytes = 1ull << 30;    // upload, 0: unlimited
-  std::chrono::milliseconds upload_timeout{3'600'000};  // upload: whole upload; 0: never
-  uint64_t min_free_bytes = 64ull << 20;     // upload: refuse below this much free disk
+  uint64_t max_upload_bytes = 1ull << 30;    // both upload modes, 0: unlimited
+  std::chrono::milliseconds upload_timeout{3'600'000};  // both: whole upload; 0: never
+  uint64_t min_free_bytes = 64ull << 20;     // both: refuse below this much free disk
 
   Transport transport() const { return transport_of(mode); }
 };

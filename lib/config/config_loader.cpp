@@ -245,7 +245,8 @@ constexpr Choice<Mode> kModes[] = {{"banner", Mode::kBanner},
                                    {"chat", Mode::kChat},
                                    {"echo", Mode::kEcho},
                                    {"udp-log", Mode::kUdpLog},
-                                   {"upload", Mode::kUpload}};
+                                   {"upload", Mode::kUpload},
+                                   {"stream-upload", Mode::kStreamUpload}};
 constexpr Choice<Framing> kFramings[] = {{"chunk", Framing::kChunk}, {"line", Framing::kLine}};
 constexpr Choice<LogLevel> kLogLevels[] = {{"error", LogLevel::kError},
                                            {"warning", LogLevel::kWarning},
@@ -515,7 +516,9 @@ constexpr unsigned bit(Mode mode) {
   return 1u << static_cast<unsigned>(mode);
 }
 constexpr unsigned kTcpModes =
-    bit(Mode::kBanner) | bit(Mode::kChat) | bit(Mode::kEcho) | bit(Mode::kUpload);
+    bit(Mode::kBanner) | bit(Mode::kChat) | bit(Mode::kEcho) | bit(Mode::kUpload) |
+    bit(Mode::kStreamUpload);
+constexpr unsigned kUploadModes = bit(Mode::kUpload) | bit(Mode::kStreamUpload);
 constexpr unsigned kAllModes = kTcpModes | bit(Mode::kUdpLog);
 constexpr int64_t kMaxU32 = std::numeric_limits<uint32_t>::max();
 constexpr int64_t kMaxI64 = std::numeric_limits<int64_t>::max();
@@ -632,15 +635,15 @@ const ServiceKey kServiceKeys[] = {
      [](D& d, const F& f, S& s) { return assign(s.ack_word, read_word(d, f)); }},
     {"end_word", bit(Mode::kUpload),
      [](D& d, const F& f, S& s) { return assign(s.end_word, read_word(d, f)); }},
-    {"max_upload_bytes", bit(Mode::kUpload),
+    {"max_upload_bytes", kUploadModes,
      [](D& d, const F& f, S& s) {
        return assign(s.max_upload_bytes, read_integer(d, f, 0, kMaxI64));
      }},
-    {"upload_timeout", bit(Mode::kUpload),
+    {"upload_timeout", kUploadModes,
      [](D& d, const F& f, S& s) {
        return assign(s.upload_timeout, read_duration(d, f, ZeroDuration::kAllowed));
      }},
-    {"min_free_bytes", bit(Mode::kUpload),
+    {"min_free_bytes", kUploadModes,
      [](D& d, const F& f, S& s) {
        return assign(s.min_free_bytes, read_integer(d, f, 0, kMaxI64));
      }},
@@ -729,7 +732,7 @@ std::optional<Mode> read_mode(Diagnostics& diag, const toml::table& table,
   if (node == nullptr) {
     diag.error(table.source(), "service " + quoted(service) +
                                    " has no 'mode': add mode = \"banner\", \"chat\", \"echo\", "
-                                   "\"udp-log\" or \"upload\"");
+                                   "\"udp-log\", \"upload\" or \"stream-upload\"");
     return std::nullopt;
   }
   return read_choice(diag, Field{"mode", *node}, kModes);

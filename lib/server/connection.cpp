@@ -3,6 +3,8 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <algorithm>
+
 #include "net/socket.hpp"
 #include "server/service_runtime.hpp"
 
@@ -53,8 +55,14 @@ void Connection::on_io(uint32_t events) noexcept {
 
 void Connection::read_some() {
   if (input_paused_ || input_done_ || close_requested_) return;
-  auto& scratch = service_.context().scratch;
-  for (int i = 0; i < kReadBudget; ++i) {
+  const std::span<char> scratch = settings_->config.mode == Mode::kStreamUpload
+                                      ? service_.context().bulk_scratch()
+                                      : std::span<char>(service_.context().scratch);
+  // The same bytes per turn whatever the buffer: a stream upload's bigger
+  // reads (hash + write each) must not hold the loop longer than others do.
+  const size_t budget =
+      std::max<size_t>(1, kReadBudget * sizeof(service_.context().scratch) / scratch.size());
+  for (size_t i = 0; i < budget; ++i) {
     auto n = recv_some(fd_.get(), scratch);
     if (!n) {
       if (would_block(n.error())) return;

@@ -6,6 +6,7 @@
 #include "service/chat.hpp"
 #include "service/echo.hpp"
 #include "service/escape.hpp"
+#include "service/stream_upload.hpp"
 #include "service/upload.hpp"
 
 namespace socketd {
@@ -202,15 +203,16 @@ std::unique_ptr<Session> ServiceRuntime::make_session(const ServiceSettings& set
     case Mode::kUdpLog:
       return std::make_unique<EchoSession>();
     case Mode::kUpload:
+    case Mode::kStreamUpload:
       break;
   }
   auto open = [this, min_free = settings.config.min_free_bytes](
-                  std::error_code& ec) -> std::unique_ptr<UploadTarget> {
+                  uint64_t size, std::error_code& ec) -> std::unique_ptr<UploadTarget> {
     if (context_.uploads == nullptr) {
       ec = std::make_error_code(std::errc::no_such_file_or_directory);
       return nullptr;
     }
-    return context_.uploads->create(ec, min_free);
+    return context_.uploads->create(ec, min_free, size);
   };
   auto finished = [this](const UploadResult& result) {
     const bool done = result.state == UploadResult::State::kFinished;
@@ -220,10 +222,15 @@ std::unique_ptr<Session> ServiceRuntime::make_session(const ServiceSettings& set
          done ? LogEvent::kUploadFinished : LogEvent::kUploadIncomplete,
          name() + ": upload " + result.file + (done ? " finished, " : " incomplete, ") +
              std::to_string(result.bytes) + " bytes" +
+             (result.sha256.empty() ? "" : ", sha256 " + result.sha256) +
              (result.reason.empty() ? "" : ": " + result.reason),
          {{"SERVICE", name()}, {"FILE", result.file}, {"BYTES", std::to_string(result.bytes)}}});
   };
-  return std::make_unique<UploadSession>(settings.upload, open, finished);
+  if (settings.config.mode == Mode::kStreamUpload) {
+    return std::make_unique<StreamUploadSession>(settings.upload, open, finished);
+  }
+  return std::make_unique<UploadSession>(
+      settings.upload, [open](std::error_code& ec) { return open(0, ec); }, finished);
 }
 
 void ServiceRuntime::on_datagram(std::span<const char> payload, const SocketAddress& peer) {
@@ -273,7 +280,7 @@ void ServiceRuntime::sweep(Clock::time_point now) {
       hook->owner->abort("idle timeout");  // unlinks the hook
     }
   }
-  if (config.mode == Mode::kUpload && config.upload_timeout.count() > 0) {
+  if (is_upload(config.mode) && config.upload_timeout.count() > 0) {
     while (IdleHook* hook = by_age_.oldest()) {
       if (hook->last_active + config.upload_timeout > now) break;
       ++stats_.timed_out;

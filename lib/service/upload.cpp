@@ -59,7 +59,7 @@ void UploadSession::on_close() {
 }
 
 void UploadSession::report(UploadResult::State state, std::string reason) {
-  if (finished_) finished_({state, target_->name(), bytes_, std::move(reason)});
+  if (finished_) finished_({state, target_->name(), bytes_, std::move(reason), {}});
 }
 
 }  // namespace socketd

@@ -38,6 +38,7 @@ struct UploadResult {
   std::string file;
   uint64_t bytes = 0;
   std::string reason;  // why incomplete
+  std::string sha256;  // hex digest of a finished stream upload; else empty
 };
 
 class UploadSession final : public Session {

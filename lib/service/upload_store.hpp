@@ -19,8 +19,10 @@ class UploadStore {
   static Result<std::unique_ptr<UploadStore>> open(const std::string& dir);
 
   // Fails with ENOSPC while the file system has less than `min_free_bytes`
-  // available; the target then keeps checking as it grows.
-  std::unique_ptr<UploadTarget> create(std::error_code& ec, uint64_t min_free_bytes = 0);
+  // (plus `expected_bytes`, when the upload's size is known) available; the
+  // target then keeps checking `min_free_bytes` as it grows.
+  std::unique_ptr<UploadTarget> create(std::error_code& ec, uint64_t min_free_bytes = 0,
+                                       uint64_t expected_bytes = 0);
   bool has_room(uint64_t min_free_bytes) const;
   // Renames leftover ".part" files (from a crash) to "NAME.incomplete".
   // Returns how many were found.

@@ -66,6 +66,9 @@ void check_service(const ServiceConfig& s) {
       fuzz_check(!s.ack_word.empty() && !s.end_word.empty(), who);
       fuzz_check(s.upload_timeout.count() >= 0 && s.upload_timeout <= kMaxDuration, who);
       break;
+    case Mode::kStreamUpload:
+      fuzz_check(s.upload_timeout.count() >= 0 && s.upload_timeout <= kMaxDuration, who);
+      break;
     case Mode::kBanner:
     case Mode::kEcho:
     case Mode::kUdpLog:

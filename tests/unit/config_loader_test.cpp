@@ -69,12 +69,14 @@ TEST(ConfigToString, ModesAndFramingsUseTheFileSpelling) {
   EXPECT_STREQ(to_string(Mode::kEcho), "echo");
   EXPECT_STREQ(to_string(Mode::kUdpLog), "udp-log");
   EXPECT_STREQ(to_string(Mode::kUpload), "upload");
+  EXPECT_STREQ(to_string(Mode::kStreamUpload), "stream-upload");
   EXPECT_STREQ(to_string(Framing::kChunk), "chunk");
   EXPECT_STREQ(to_string(Framing::kLine), "line");
 }
 
 TEST(ConfigToString, EveryModeNameIsAcceptedByTheLoader) {
-  for (const Mode mode : {Mode::kBanner, Mode::kChat, Mode::kEcho, Mode::kUdpLog, Mode::kUpload}) {
+  for (const Mode mode : {Mode::kBanner, Mode::kChat, Mode::kEcho, Mode::kUdpLog, Mode::kUpload,
+                          Mode::kStreamUpload}) {
     const auto load = parse(std::string("[services.s]\nmode = \"") + to_string(mode) +
                             "\"\nlisten = \"127.0.0.1:0\"\n");
     ASSERT_TRUE(load.ok()) << to_string(mode);
@@ -526,6 +528,23 @@ TEST(ConfigLoader, ModeSpecificKeyOnAnotherModePointsAtTheKey) {
       only_error("[services.s]\nmode = \"echo\"\nlisten = \"127.0.0.1:0\"\ngreeting = \"hello\"\n");
   EXPECT_TRUE(is_error_at(error, 4u, 1u, "key 'greeting' does not apply to mode 'echo'"));
   EXPECT_THAT(error.message, HasSubstr("only for mode 'chat'"));
+}
+
+TEST(ConfigLoader, StreamUploadTakesTheUploadLimitsButNotTheAckWords) {
+  const auto load = parse(
+      "[services.s]\nmode = \"stream-upload\"\nlisten = \"127.0.0.1:0\"\n"
+      "max_upload_bytes = 4096\nupload_timeout = \"30s\"\nmin_free_bytes = 0\n");
+  ASSERT_TRUE(load.ok());
+  const auto& s = load.config->services.at(0);
+  EXPECT_EQ(s.transport(), Transport::kTcp);
+  EXPECT_EQ(s.max_upload_bytes, 4096u);
+  EXPECT_EQ(s.upload_timeout, milliseconds(30'000));
+  EXPECT_EQ(s.min_free_bytes, 0u);
+
+  const auto error = only_error(
+      "[services.s]\nmode = \"stream-upload\"\nlisten = \"127.0.0.1:0\"\nack_word = \"ok\"\n");
+  EXPECT_TRUE(is_error_at(error, 4u, 1u, "key 'ack_word' does not apply to mode 'stream-upload'"));
+  EXPECT_THAT(error.message, HasSubstr("only for mode 'upload'"));
 }
 
 TEST(ConfigLoader, TcpKeysDoNotApplyToUdp) {

@@ -1,0 +1,213 @@
+// fuzz_stream_upload: StreamUploadSession over an in-memory UploadTarget.
+//
+// Input layout (tests/fuzz/make-corpus writes examples):
+//   byte 0   flags: bit 0 opening the target fails (ENOSPC); bit 1 commit
+//            fails; bit 2 max_bytes = byte 1 (0 stays unlimited); bit 4 the
+//            connection ends by on_close() alone (reset) instead of FIN +
+//            on_close()
+//   byte 1   max_bytes (when bit 2)
+//   byte 2   the n-th append fails (0: none)
+//   then chunks: a length byte L and L bytes, each one read; L == 0 is the
+//   peer's FIN and ends the input.
+//
+// Checked against a model that only knows the concatenated input: the bytes
+// appended are exactly the bytes after the header line, in order, never more
+// than declared; at most one reply, one line, "OK <n> sha256=<digest of the
+// stored bytes>" exactly when the declared bytes arrived and commit worked,
+// else "ERROR ..."; nothing is sent after close(); the target is opened only
+// for a valid header within max_bytes, with the declared size; exactly one
+// report per opened target, with the byte count; commit and abandon at most
+// once, and nothing reaches the target after either.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "fuzz_input.hpp"
+#include "service/sha256.hpp"
+#include "service/stream_upload.hpp"
+
+namespace socketd::fuzz {
+namespace {
+
+class RecordingReply final : public Reply {
+ public:
+  void send(std::string_view first, std::string_view second) override {
+    fuzz_check(!closed, "send after close(): \"" + printable(first) + "\"");
+    sent.push_back(std::string(first) + std::string(second));
+  }
+  void close() override { closed = true; }
+
+  std::vector<std::string> sent;
+  bool closed = false;
+};
+
+struct Storage {
+  bool commit_fails = false;
+  int fail_append_number = 0;  // 1-based; 0: never
+  std::vector<uint64_t> opened_for;
+  int appends = 0;
+  int commits = 0;
+  int abandons = 0;
+  bool committed = false;
+  std::string data;
+  std::vector<UploadResult> reports;
+};
+
+class MemoryTarget final : public UploadTarget {
+ public:
+  explicit MemoryTarget(Storage& s) : s_(s) {}
+  std::error_code append(std::span<const char> bytes) override {
+    fuzz_check(!s_.committed && s_.abandons == 0, "append after commit/abandon");
+    if (++s_.appends == s_.fail_append_number) {
+      return std::make_error_code(std::errc::no_space_on_device);
+    }
+    s_.data.append(bytes.data(), bytes.size());
+    return {};
+  }
+  std::error_code commit() override {
+    fuzz_check(!s_.committed && s_.abandons == 0, "commit after commit/abandon");
+    ++s_.commits;
+    if (s_.commit_fails) return std::make_error_code(std::errc::io_error);
+    s_.committed = true;
+    name_ = "upload-1";
+    return {};
+  }
+  void abandon() override {
+    fuzz_check(!s_.committed, "abandon after a successful commit");
+    fuzz_check(s_.abandons == 0, "abandoned twice");
+    ++s_.abandons;
+    name_ = "upload-1.incomplete";
+  }
+  const std::string& name() const override { return name_; }
+
+ private:
+  Storage& s_;
+  std::string name_ = ".upload-1.part";
+};
+
+// The declared size if `line` (without its "\n" or "\r\n") is a valid header.
+std::optional<uint64_t> parse_header(std::string_view line) {
+  constexpr std::string_view kVerb = "UPLOAD ";
+  if (!line.starts_with(kVerb) || line.size() == kVerb.size()) return std::nullopt;
+  uint64_t value = 0;
+  for (const char c : line.substr(kVerb.size())) {
+    if (c < '0' || c > '9') return std::nullopt;
+    const auto digit = static_cast<uint64_t>(c - '0');
+    if (value > (UINT64_MAX - digit) / 10) return std::nullopt;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+}  // namespace
+}  // namespace socketd::fuzz
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace socketd;
+  using namespace socketd::fuzz;
+  FuzzInput in(data, size);
+  const uint8_t flags = in.byte();
+  const uint8_t max_byte = in.byte();
+  const uint8_t fail_append = in.byte();
+  const bool open_fails = flags & 1;
+  const bool reset = flags & 16;
+
+  UploadOptions options;
+  if (flags & 4) options.max_bytes = max_byte;
+  Storage storage;
+  storage.commit_fails = flags & 2;
+  storage.fail_append_number = fail_append;
+
+  RecordingReply reply;
+  std::string input;  // every byte the peer sent
+  bool eof = false;
+  {
+    StreamUploadSession session(
+        options,
+        [&](uint64_t declared, std::error_code& ec) -> std::unique_ptr<UploadTarget> {
+          storage.opened_for.push_back(declared);
+          if (open_fails) {
+            ec = std::make_error_code(std::errc::no_space_on_device);
+            return nullptr;
+          }
+          return std::make_unique<MemoryTarget>(storage);
+        },
+        [&](const UploadResult& r) { storage.reports.push_back(r); });
+    while (!in.empty()) {
+      const auto chunk = in.chunk();
+      if (chunk.empty()) {
+        eof = true;
+        break;
+      }
+      input += chunk;
+      session.on_data(as_span(chunk), reply);
+      fuzz_check(reply.sent.size() <= 1, "more than one reply");
+      fuzz_check(reply.sent.empty() == !reply.closed, "a reply without close or the reverse");
+    }
+    if (eof && !reset) session.on_eof(reply);
+    session.on_close();
+    session.on_close();
+  }
+
+  // The model: the header line, then the data.
+  const size_t newline = input.find('\n');
+  const bool header_complete =
+      newline != std::string::npos && newline + 1 <= StreamUploadSession::kMaxHeader;
+  std::optional<uint64_t> declared;
+  if (header_complete) {
+    std::string_view line(input.data(), newline);
+    if (line.ends_with('\r')) line.remove_suffix(1);
+    declared = parse_header(line);
+  }
+  const bool within_max = declared && (options.max_bytes == 0 || *declared <= options.max_bytes);
+  fuzz_check(reply.sent.size() <= 1, "more than one reply");
+  const std::string answer = reply.sent.empty() ? std::string() : reply.sent.front();
+  fuzz_check(answer.empty() || (answer.ends_with('\n') && answer.find('\n') == answer.size() - 1),
+             "reply is not one line: \"" + printable(answer) + "\"");
+
+  if (!within_max) {
+    fuzz_check(storage.opened_for.empty(), "opened a target for a bad or oversized header");
+    const bool said_something =
+        !input.empty() && (header_complete || input.size() > 32 || (eof && !reset));
+    if (said_something) {
+      fuzz_check(answer.starts_with("ERROR "), "bad header answered \"" + printable(answer) + "\"");
+    }
+    return 0;
+  }
+  fuzz_check(storage.opened_for.size() == 1 && storage.opened_for[0] == *declared,
+             "target not opened once with the declared size");
+  if (open_fails) {
+    fuzz_check(answer.starts_with("ERROR not enough free disk space"), printable(answer));
+    fuzz_check(storage.reports.empty(), "report without a target");
+    return 0;
+  }
+  const std::string_view body = std::string_view(input).substr(newline + 1);
+  fuzz_check(body.starts_with(storage.data), "stored bytes are not the bytes after the header");
+  fuzz_check(storage.data.size() <= *declared, "stored more than declared");
+  fuzz_check(storage.reports.size() == 1, std::to_string(storage.reports.size()) + " reports");
+  const UploadResult& r = storage.reports.front();
+  fuzz_check(r.bytes == storage.data.size(), "report byte count");
+  if (storage.committed) {
+    Sha256 hash;
+    hash.update(as_span(storage.data));
+    fuzz_check(storage.data.size() == *declared, "committed a short upload");
+    fuzz_check(answer == "OK " + std::to_string(*declared) + " sha256=" + hash.hex_digest() + "\n",
+               "finished upload answered \"" + printable(answer) + "\"");
+    fuzz_check(r.state == UploadResult::State::kFinished && r.file == "upload-1" &&
+                   storage.abandons == 0,
+               "finished upload reported wrongly");
+  } else {
+    fuzz_check(storage.abandons == 1, "unfinished upload not abandoned exactly once");
+    fuzz_check(r.state == UploadResult::State::kIncomplete && !r.reason.empty() &&
+                   r.file == "upload-1.incomplete",
+               "unfinished upload reported wrongly");
+    fuzz_check(answer.empty() || answer.starts_with("ERROR "),
+               "unfinished upload answered \"" + printable(answer) + "\"");
+    if (body.size() > *declared) fuzz_check(answer.starts_with("ERROR "), "extra bytes not refused");
+  }
+  return 0;
+}
