@@ -16,6 +16,8 @@
 
 namespace socketd {
 
+class DatagramLog;
+
 // Open connections per client address (for max_per_source).
 class PeerCounts {
  public:
@@ -84,6 +86,7 @@ class ServiceRuntime {
   Clock::time_point rate_window_{};
   uint32_t rate_count_ = 0;
   ServiceStats stats_;
+  std::unique_ptr<DatagramLog> datagram_log_;  // udp-log only, made on the first datagram
 };
 
 }  // namespace socketd

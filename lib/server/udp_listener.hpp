@@ -34,11 +34,15 @@ class UdpListener final : public Listener {
   void on_io(uint32_t events) noexcept override;
 
  private:
+  // SO_RCVBUF up to the service's receive_buffer; warns if the kernel caps it.
+  void grow_receive_buffer(uint32_t wanted);
+
   Reactor& reactor_;
   Fd fd_;
   SocketAddress configured_;
   SocketAddress bound_;
   ServiceRuntime* service_ = nullptr;
+  uint32_t asked_receive_buffer_ = 0;
   std::unique_ptr<char[]> buffers_;  // kBatch * kMaxDatagram, touched only as used
   std::vector<mmsghdr> headers_;
   std::vector<iovec> iovecs_;
