@@ -56,14 +56,31 @@ def percentile(values, p):
     return ordered[rank]
 
 
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux; SCM_TIMESTAMPNS is the same
+
+
 class NotifySocket:
     """The receiving end of sd_notify: an AF_UNIX datagram socket in `directory`.
-    Each message is returned with its CLOCK_MONOTONIC receive time (us)."""
+    Each message is returned with the CLOCK_MONOTONIC time (us) the kernel
+    queued it (SO_TIMESTAMPNS, converted from CLOCK_REALTIME), so how late this
+    script gets to read it does not count."""
 
     def __init__(self, directory):
         self.path = os.path.join(directory, "notify")
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         self.sock.bind(self.path)
+
+    def _receive(self):
+        data, ancillary, _, _ = self.sock.recvmsg(65536, 256)
+        received = monotonic_us()
+        for level, kind, payload in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(payload) >= 16:
+                sec = int.from_bytes(payload[0:8], "little", signed=True)
+                nsec = int.from_bytes(payload[8:16], "little", signed=True)
+                offset = time.clock_gettime_ns(time.CLOCK_REALTIME) // 1000 - monotonic_us()
+                received = min(received, (sec * 1_000_000_000 + nsec) // 1000 - offset)
+        return data, received
 
     def close(self):
         self.sock.close()
@@ -77,10 +94,9 @@ class NotifySocket:
                 return None
             self.sock.settimeout(left)
             try:
-                data = self.sock.recv(65536)
+                data, received = self._receive()
             except socket.timeout:
                 return None
-            received = monotonic_us()
             message = data.decode(errors="replace")
             if line in message.split("\n"):
                 return message, received

@@ -41,6 +41,13 @@ UdpListener::UdpListener(Reactor& reactor, Fd fd, SocketAddress configured)
       peers_(kBatch) {
   auto bound = local_address(fd_.get());
   bound_ = bound ? *bound : configured_;
+  for (unsigned i = 0; i < kBatch; ++i) {
+    iovecs_[i] = {buffers_.get() + i * kMaxDatagram, kMaxDatagram};
+    headers_[i].msg_hdr = {};
+    headers_[i].msg_hdr.msg_name = &peers_[i];
+    headers_[i].msg_hdr.msg_iov = &iovecs_[i];
+    headers_[i].msg_hdr.msg_iovlen = 1;
+  }
 }
 
 UdpListener::~UdpListener() { close(); }
@@ -63,14 +70,7 @@ std::error_code UdpListener::attach(ServiceRuntime& service) {
 void UdpListener::on_io(uint32_t) noexcept {
   if (!fd_) return;  // closed earlier in this turn
   for (int round = 0; round < kBatchBudget; ++round) {
-    for (unsigned i = 0; i < kBatch; ++i) {
-      iovecs_[i] = {buffers_.get() + i * kMaxDatagram, kMaxDatagram};
-      headers_[i].msg_hdr = {};
-      headers_[i].msg_hdr.msg_name = &peers_[i];
-      headers_[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
-      headers_[i].msg_hdr.msg_iov = &iovecs_[i];
-      headers_[i].msg_hdr.msg_iovlen = 1;
-    }
+    for (auto& header : headers_) header.msg_hdr.msg_namelen = sizeof(sockaddr_storage);
     const int n = ::recvmmsg(fd_.get(), headers_.data(), kBatch, MSG_DONTWAIT, nullptr);
     if (n < 0) {
       if (errno == EINTR) continue;
