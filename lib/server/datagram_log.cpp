@@ -32,9 +32,18 @@ uint64_t key_of(const SocketAddress& peer) {
   return h | 1;
 }
 
-std::string megabytes(uint64_t bytes) {
+// "390 B", "12.3 kB", "32.0 MB", "1.2 GB".
+std::string byte_count(uint64_t bytes) {
+  if (bytes < 1000) return std::to_string(bytes) + " B";
+  const auto value = static_cast<double>(bytes);
   char text[32];
-  std::snprintf(text, sizeof text, "%.1f MB", static_cast<double>(bytes) / 1e6);
+  if (bytes < 1'000'000) {
+    std::snprintf(text, sizeof text, "%.1f kB", value / 1e3);
+  } else if (bytes < 1'000'000'000) {
+    std::snprintf(text, sizeof text, "%.1f MB", value / 1e6);
+  } else {
+    std::snprintf(text, sizeof text, "%.1f GB", value / 1e9);
+  }
   return text;
 }
 
@@ -135,7 +144,7 @@ void DatagramLog::close_window() noexcept {
       (saturated ? "at least " : "") + with_thousands(peers) + (peers == 1 ? " peer" : " peers");
   logger_.log({LogLevel::kInfo, LogEvent::kDatagramSummary,
                service_ + ": " + with_thousands(w.datagrams) + " datagrams, " +
-                   megabytes(w.bytes) + " from " + peers_text + " in the last " + seconds +
+                   byte_count(w.bytes) + " from " + peers_text + " in the last " + seconds +
                    "; " + with_thousands(w.not_logged) +
                    " not logged individually (over [daemon] log_rate_limit)",
                {{"SERVICE", service_},

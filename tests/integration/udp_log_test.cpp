@@ -97,6 +97,11 @@ TEST_F(UdpLog, FloodBeyondTheLimitIsSummarisedAndEveryDatagramIsAccountedFor) {
     EXPECT_NE(s.message.find("udp: " + with_thousands(datagrams) + " datagrams"),
               std::string::npos)
         << s.message;
+    const uint64_t bytes = datagrams * kSize;  // under 1 MB here: "N B" or "N.N kB"
+    EXPECT_NE(s.message.find(" datagrams, " + (bytes < 1000 ? std::to_string(bytes) + " B from"
+                                                             : std::to_string(bytes / 1000) + ".")),
+              std::string::npos)
+        << s.message;
     EXPECT_NE(s.message.find(with_thousands(number(s, "NOT_LOGGED")) +
                              " not logged individually"),
               std::string::npos)
