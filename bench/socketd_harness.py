@@ -164,13 +164,17 @@ class Daemon:
         with open(f"/proc/{self.proc.pid}/schedstat") as f:
             return int(f.read().split()[0])
 
-    def stop(self, timeout=15.0):
-        """SIGTERM, then the last STATUS= it sent while stopping (or None)."""
+    def run_delay_ns(self):
+        """Time this process was runnable but waited for a CPU, in ns (schedstat)."""
+        with open(f"/proc/{self.proc.pid}/schedstat") as f:
+            return int(f.read().split()[1])
+
+    def stop(self, timeout=15.0, want_status=False):
+        """SIGTERM; with want_status, the last STATUS= it sent while stopping (or None)."""
         status = None
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-            got = self.notify.wait_for("STOPPING=1", timeout=5)
-            if got is not None:
+            if want_status and self.notify.wait_for("STOPPING=1", timeout=5) is not None:
                 status = self.notify.wait_for("STATUS=", timeout=5)
             try:
                 self.proc.wait(timeout=timeout)
