@@ -9,7 +9,7 @@ set grid
 set xlabel "seconds into the run"
 set ylabel "p99 of that second (ms)"
 set yrange [0:*]
-set title "chat -c 1000, closed loop, SIGHUP reload (hello moves port) every 2 s from t = 4 s; filled = second with a reload"
+set title "chat -c 1000, closed loop, SIGHUP reload (hello moves port) every 2 s from t = 4.5 s; filled = second with a reload"
 if (!exists("runs")) { runs = 1 }
 colors = "#d62728 #1f77b4 #2ca02c #9467bd #ff7f0e"
 plot for [i=0:runs-1] data index i using 2:5 with lines lw 2 lc rgb word(colors, i+1) title sprintf("run %d", i+1), \
