@@ -137,7 +137,11 @@ fi
 conffiles_ok() { dpkg-deb --ctrl-tarfile "$DEB1" | tar -xO ./conffiles | grep -qx "$CONF"; }
 check "$CONF is a conffile" conffiles_ok
 depends=$(dpkg-deb -f "$DEB1" Depends)
-check "Depends has libsystemd0 (from dpkg-shlibdeps): $depends" grep -q 'libsystemd0' <<<"$depends"
+check "Depends has libc6 and libstdc++6 (from dpkg-shlibdeps): $depends" \
+  grep -q 'libc6.*libstdc++6\|libstdc++6.*libc6' <<<"$depends"
+# socketd speaks the sd_notify, socket activation and journal protocols itself.
+no_libsystemd() { ! grep -q 'libsystemd' <<<"$depends"; }
+check "Depends has no libsystemd0 (socketd does not link it)" no_libsystemd
 check "Depends has init-system-helpers" grep -q 'init-system-helpers' <<<"$depends"
 
 mkdir -p "$WORK/x"
