@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
 
@@ -133,6 +135,53 @@ TEST_F(UdpLog, SummariesCountDistinctSenders) {
     EXPECT_EQ(number(s, "PEERS"), 2u) << s.message;
     EXPECT_NE(s.message.find("from 2 peers"), std::string::npos) << s.message;
   }
+}
+
+// SO_RCVBUF of this process's UDP socket bound to `port`, as asked for (the
+// kernel reports twice the value); 0 if there is none.
+uint32_t receive_buffer_of_port(uint16_t port) {
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    const int fd = std::stoi(entry.path().filename().string());
+    int type = 0;
+    socklen_t len = sizeof type;
+    if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_DGRAM) continue;
+    sockaddr_storage address{};
+    len = sizeof address;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &len) != 0) continue;
+    if (SocketAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&address), len).port() != port) {
+      continue;
+    }
+    int value = 0;
+    len = sizeof value;
+    if (::getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &value, &len) != 0) return 0;
+    return static_cast<uint32_t>(value) / 2;
+  }
+  return 0;
+}
+
+uint32_t proc_value(const char* path) {
+  std::ifstream in(path);
+  uint64_t value = 0;
+  in >> value;
+  return static_cast<uint32_t>(value);
+}
+
+TEST(UdpReceiveBuffer, IsGrownToTheConfiguredSizeAndAgainOnReload) {
+  // Sizes the kernel grants without privileges: above the default, up to the cap.
+  const uint32_t initial = proc_value("/proc/sys/net/core/rmem_default");
+  const uint32_t cap = proc_value("/proc/sys/net/core/rmem_max");
+  if (cap < initial + 8192) GTEST_SKIP() << "net.core.rmem_max leaves no room above the default";
+  auto service = make_service("udp", Mode::kUdpLog);
+  service.receive_buffer = initial + 4096;
+  TestServer server({service});
+  const uint16_t port = server.port("udp");
+  EXPECT_GE(receive_buffer_of_port(port), initial + 4096);
+  // A reload keeps the socket and grows its buffer.
+  service.listen = server.address("udp");
+  service.receive_buffer = cap;
+  ASSERT_TRUE(server.reconfigure({service}).empty());
+  ASSERT_EQ(server.port("udp"), port);
+  EXPECT_GE(receive_buffer_of_port(port), cap);
 }
 
 TEST(WithThousands, GroupsDigitsByThree) {
