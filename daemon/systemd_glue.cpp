@@ -140,10 +140,13 @@ const char* message_id(LogEvent event) {
 }  // namespace
 
 JournalSink::JournalSink(std::string socket_path) {
-  if (unix_address(socket_path, address_, address_size_)) fd_ = datagram_socket();
+  if (!unix_address(socket_path, address_, address_size_)) address_size_ = 0;
 }
 
 void JournalSink::write(const LogRecord& record) noexcept {
+  // The socket is opened on first use: main() builds this sink even when it
+  // then logs to stderr.
+  if (!fd_ && address_size_ != 0) fd_ = datagram_socket();
   const std::string entry = journal_entry(record, message_id(record.event));
   if (fd_ && send_datagram(fd_.get(), address_, address_size_, entry)) return;
   // Refused (journald away, or a record beyond the datagram limit): the line
