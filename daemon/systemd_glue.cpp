@@ -52,6 +52,7 @@ const char* message_id(LogEvent event) {
     case LogEvent::kDatagram: return "8d0b4b1f6a2e4f0c9f3c1a7e5d2b6c08";
     case LogEvent::kLimitHit: return "8d0b4b1f6a2e4f0c9f3c1a7e5d2b6c09";
     case LogEvent::kStopping: return "8d0b4b1f6a2e4f0c9f3c1a7e5d2b6c0a";
+    case LogEvent::kDatagramSummary: return "8d0b4b1f6a2e4f0c9f3c1a7e5d2b6c0b";
   }
   return nullptr;
 }

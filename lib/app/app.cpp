@@ -152,6 +152,8 @@ void App::stop() {
                    " connection(s) may finish within " +
                    std::to_string(config_.daemon.drain_timeout.count()) + " ms",
                {}});
+  // The counters as they stand when listening ends: the last word on them.
+  notifier_.status(status_line());
   drain_timer_ = reactor_.add_timer(config_.daemon.drain_timeout, [this] {
     drain_timer_ = 0;
     server_.abort_all("daemon stopping (drain timeout)");

@@ -362,6 +362,26 @@ std::optional<int64_t> read_integer(Diagnostics& diag, const Field& field, int64
   return n;
 }
 
+// 0 (the kernel's default), or 4 KiB .. 512 MiB: the kernel doubles the
+// value into an int, and below 4 KiB hardly one datagram fits.
+std::optional<int64_t> read_receive_buffer(Diagnostics& diag, const Field& field) {
+  constexpr int64_t kMin = 4096, kMax = 512 << 20;
+  const auto* value = field.node.as_integer();
+  if (value == nullptr) {
+    diag.error(field.node.source(), type_error(field, "an integer (bytes)"));
+    return std::nullopt;
+  }
+  const int64_t n = value->get();
+  if (n != 0 && (n < kMin || n > kMax)) {
+    diag.error(field.node.source(),
+               quoted(field.key) + " must be 0 (the kernel's default) or between " +
+                   std::to_string(kMin) + " and " + std::to_string(kMax) + " bytes, not " +
+                   std::to_string(n));
+    return std::nullopt;
+  }
+  return n;
+}
+
 std::optional<bool> read_bool(Diagnostics& diag, const Field& field) {
   const auto* value = field.node.as_boolean();
   if (value == nullptr) {
@@ -646,6 +666,10 @@ const ServiceKey kServiceKeys[] = {
     {"min_free_bytes", kUploadModes,
      [](D& d, const F& f, S& s) {
        return assign(s.min_free_bytes, read_integer(d, f, 0, kMaxI64));
+     }},
+    {"receive_buffer", bit(Mode::kUdpLog),
+     [](D& d, const F& f, S& s) {
+       return assign(s.receive_buffer, read_receive_buffer(d, f));
      }},
 };
 

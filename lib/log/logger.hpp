@@ -24,6 +24,7 @@ enum class LogEvent {
   kUploadFinished,
   kUploadIncomplete,
   kDatagram,
+  kDatagramSummary,  // per-second totals of a udp-log service; never rate limited
   kLimitHit,
   kStopping,
 };
@@ -46,6 +47,9 @@ class LogSink {
   virtual void write(const LogRecord& record) noexcept = 0;
   // About once a second, for sinks that summarise or flush.
   virtual void tick() noexcept {}
+  // Whether a record of `service` written now would be passed on, so a caller
+  // can skip building a record that would only be thrown away.
+  virtual bool admits(std::string_view /*service*/) noexcept { return true; }
 };
 
 // Human-readable lines on stderr, one per record. With JOURNAL_STREAM
@@ -71,6 +75,10 @@ class Logger {
     if (enabled(record.level)) sink_->write(record);
   }
   void tick() noexcept { sink_->tick(); }
+  // enabled(level), and the sink would pass a record of `service` now.
+  bool admits(LogLevel level, std::string_view service) noexcept {
+    return enabled(level) && sink_->admits(service);
+  }
   void log(LogLevel level, std::string message) noexcept {
     log(LogRecord{level, LogEvent::kGeneric, std::move(message), {}});
   }

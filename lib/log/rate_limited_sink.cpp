@@ -13,7 +13,8 @@ const std::string* service_of(const LogRecord& record) {
 }  // namespace
 
 void RateLimitedSink::write(const LogRecord& record) noexcept {
-  const std::string* service = per_second_ == 0 ? nullptr : service_of(record);
+  const bool limited = per_second_ != 0 && record.event != LogEvent::kDatagramSummary;
+  const std::string* service = limited ? service_of(record) : nullptr;
   if (service == nullptr) {
     next_.write(record);
     return;
@@ -32,6 +33,13 @@ void RateLimitedSink::write(const LogRecord& record) noexcept {
   } else {
     ++window.suppressed;
   }
+}
+
+bool RateLimitedSink::admits(std::string_view service) noexcept {
+  if (per_second_ == 0) return true;
+  const auto it = windows_.find(service);
+  if (it == windows_.end()) return true;
+  return it->second.passed < per_second_ || now_() - it->second.start >= kWindow;
 }
 
 void RateLimitedSink::tick() noexcept {

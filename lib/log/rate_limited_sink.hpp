@@ -1,7 +1,7 @@
 // RateLimitedSink: passes at most `per_second` records per service per second
 // to the next sink; the rest are counted and summarised in one record
 // ("N records suppressed") when the second is over. Records without a
-// SERVICE field (daemon life cycle, errors) always pass.
+// SERVICE field (daemon life cycle, errors) and datagram summaries always pass.
 #pragma once
 
 #include <chrono>
@@ -22,6 +22,8 @@ class RateLimitedSink final : public LogSink {
 
   void set_limit(uint32_t per_second) { per_second_ = per_second; }
   void write(const LogRecord& record) noexcept override;
+  // False while `service` has used up this second's records.
+  bool admits(std::string_view service) noexcept override;
   // Emits the summaries of windows that are over; call about once a second.
   void tick() noexcept override;
 

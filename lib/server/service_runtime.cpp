@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "server/datagram_log.hpp"
 #include "service/banner.hpp"
 #include "service/chat.hpp"
 #include "service/echo.hpp"
@@ -236,16 +237,10 @@ std::unique_ptr<Session> ServiceRuntime::make_session(const ServiceSettings& set
 void ServiceRuntime::on_datagram(std::span<const char> payload, const SocketAddress& peer) {
   ++stats_.datagrams;
   stats_.bytes_in += payload.size();
-  auto& logger = context_.logger;
-  if (!logger.enabled(LogLevel::kInfo)) return;
-  std::string text = escape_payload(payload);
-  logger.log({LogLevel::kInfo, LogEvent::kDatagram,
-              name() + ": datagram from " + peer.to_string() + " (" +
-                  std::to_string(payload.size()) + " bytes): " + text,
-              {{"SERVICE", name()},
-               {"PEER", peer.to_string()},
-               {"BYTES", std::to_string(payload.size())},
-               {"PAYLOAD", std::move(text)}}});
+  if (!datagram_log_) {
+    datagram_log_ = std::make_unique<DatagramLog>(context_.reactor, context_.logger, name());
+  }
+  datagram_log_->record(payload, peer);
 }
 
 void ServiceRuntime::on_closed(Connection& connection) {

@@ -17,6 +17,8 @@
 
 namespace socketd {
 
+class DatagramLog;
+
 // Open connections per client address (for max_per_source), keyed by the
 // address bytes (an IPv4-mapped IPv6 peer counts as its IPv4 address).
 class PeerCounts {
@@ -109,6 +111,7 @@ class ServiceRuntime {
   Clock::time_point rate_window_{};
   uint32_t rate_count_ = 0;
   ServiceStats stats_;
+  std::unique_ptr<DatagramLog> datagram_log_;  // udp-log only, made on the first datagram
 };
 
 }  // namespace socketd

@@ -19,7 +19,9 @@ class ServiceRuntime;
 
 class UdpListener final : public Listener {
  public:
-  static constexpr unsigned kBatch = 32;
+  // Datagrams per recvmmsg: a backlog drains in few calls. The buffers are
+  // address space, resident only as far as datagrams fill them.
+  static constexpr unsigned kBatch = 64;
   static constexpr size_t kMaxDatagram = 65536;
   static constexpr int kBatchBudget = 8;  // recvmmsg calls per event
 
@@ -34,12 +36,17 @@ class UdpListener final : public Listener {
   void on_io(uint32_t events) noexcept override;
 
  private:
+  // SO_RCVBUF up to the service's receive_buffer; warns if the kernel caps it.
+  void grow_receive_buffer(uint32_t wanted);
+
   Reactor& reactor_;
   Fd fd_;
   SocketAddress configured_;
   SocketAddress bound_;
   ServiceRuntime* service_ = nullptr;
+  uint32_t asked_receive_buffer_ = 0;
   std::unique_ptr<char[]> buffers_;  // kBatch * kMaxDatagram, touched only as used
+  // Set up once; recvmmsg only rewrites msg_len, msg_namelen and msg_flags.
   std::vector<mmsghdr> headers_;
   std::vector<iovec> iovecs_;
   std::vector<sockaddr_storage> peers_;

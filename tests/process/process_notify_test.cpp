@@ -120,5 +120,34 @@ TEST_F(ProcessNotify, StoppingIsSentOnSigterm) {
   EXPECT_FALSE(notify_.wait_for("READY=1", 0ms));
 }
 
+TEST_F(ProcessNotify, StatusAfterStoppingCarriesTheFinalCounts) {
+  auto ports = start(daemon_table() + service("udp", "udp-log", "127.0.0.1:0"));
+  ASSERT_FALSE(ports.empty());
+  auto sock = udp_socket();
+  const auto to = loopback(ports["udp/udp"]);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(::sendto(sock.get(), "ping", 4, 0, to.get(), to.size()), 4);
+  }
+  // Logged one by one (under log_rate_limit): all three have arrived.
+  ASSERT_TRUE(eventually([&] {
+    const auto text = daemon_.stderr_text();
+    size_t n = 0;
+    for (size_t at = text.find("(4 bytes): ping"); at != std::string::npos;
+         at = text.find("(4 bytes): ping", at + 1)) {
+      ++n;
+    }
+    return n == 3;
+  })) << daemon_.stderr_text();
+  ASSERT_TRUE(daemon_.signal(SIGTERM));
+  ASSERT_TRUE(notify_.wait_for("STOPPING=1"));
+  auto status = notify_.wait_for("STATUS=");
+  ASSERT_TRUE(status);
+  EXPECT_NE(status->find("STATUS=Stopping: "), std::string::npos) << *status;
+  EXPECT_NE(status->find("; 3 datagrams;"), std::string::npos) << *status;
+  auto exit = daemon_.wait_exit();
+  ASSERT_TRUE(exit);
+  EXPECT_TRUE(exit->clean()) << describe(*exit);
+}
+
 }  // namespace
 }  // namespace socketd::test

@@ -134,6 +134,13 @@ std::vector<std::string> TestServer::reconfigure(std::vector<ServiceConfig> serv
   return errors;
 }
 
+void TestServer::limit_log(uint32_t per_second) {
+  run_in_loop([&] {
+    limited_ = std::make_unique<RateLimitedSink>(sink_, per_second);
+    logger_.set_sink(*limited_);
+  });
+}
+
 ServerTotals TestServer::totals() {
   ServerTotals totals;
   run_in_loop([&] { totals = server_->totals(); });

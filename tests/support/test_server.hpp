@@ -13,6 +13,7 @@
 
 #include "config/config.hpp"
 #include "log/logger.hpp"
+#include "log/rate_limited_sink.hpp"
 #include "reactor/reactor.hpp"
 #include "server/server.hpp"
 #include "service/upload_store.hpp"
@@ -46,6 +47,9 @@ class TestServer {
   const std::string& upload_dir() const { return upload_dir_; }
   std::vector<std::string> upload_files() const;  // names in the upload dir, sorted
   CaptureSink& log() { return sink_; }
+  // Puts a RateLimitedSink of `per_second` records per service between the
+  // server and log(), as the daemon has.
+  void limit_log(uint32_t per_second);
 
   // Runs `work` on the reactor thread and waits for it.
   void run_in_loop(std::function<void()> work);
@@ -56,6 +60,7 @@ class TestServer {
  private:
   class Mailbox;
   CaptureSink sink_;
+  std::unique_ptr<RateLimitedSink> limited_;
   Logger logger_;
   std::unique_ptr<Reactor> reactor_;
   std::unique_ptr<Mailbox> mailbox_;

@@ -134,7 +134,7 @@ TEST(ConfigLoader, DefaultConfigAndDocsDescribeEveryKey) {
   for (const char* key :
        {"log_level", "max_connections", "upload_dir", "drain_timeout", "mode", "listen", "backlog",
         "idle_timeout", "message", "greeting", "exit_word", "random_min", "random_max", "framing",
-        "max_line_bytes", "ack_word", "end_word", "max_upload_bytes"}) {
+        "max_line_bytes", "ack_word", "end_word", "max_upload_bytes", "receive_buffer"}) {
     EXPECT_THAT(config, HasSubstr(std::string(key) + " ")) << key;
     EXPECT_THAT(docs, HasSubstr("| `" + std::string(key) + "` |")) << key;
   }
@@ -258,6 +258,31 @@ TEST(ConfigLoader, BadDurationsPointAtTheValue) {
                    text + "\n");
     EXPECT_TRUE(is_error_at(error, 4u, 16u, "'idle_timeout'"));
   }
+}
+
+TEST(ConfigLoader, ReceiveBufferIsAUdpKeyWithADefault) {
+  const std::string udp = "[services.u]\nmode = \"udp-log\"\nlisten = \"127.0.0.1:0\"\n";
+  auto load = parse(udp);
+  ASSERT_TRUE(load.ok());
+  EXPECT_EQ(load.config->services[0].receive_buffer, 4u << 20);
+  for (const auto& [text, expected] : {std::pair{"0", 0u}, std::pair{"4096", 4096u},
+                                       std::pair{"536870912", 512u << 20}}) {
+    load = parse(udp + "receive_buffer = " + text + "\n");
+    ASSERT_TRUE(load.ok()) << text;
+    EXPECT_EQ(load.config->services[0].receive_buffer, expected) << text;
+  }
+  for (const char* text : {"1", "4095", "536870913", "-1"}) {
+    EXPECT_TRUE(is_error_at(only_error(udp + "receive_buffer = " + text + "\n"), 4u, 18u,
+                            "'receive_buffer' must be 0 (the kernel's default) or between 4096 "
+                            "and 536870912 bytes"))
+        << text;
+  }
+  EXPECT_TRUE(is_error_at(only_error(udp + "receive_buffer = \"4M\"\n"), 4u, 18u,
+                          "'receive_buffer' must be an integer (bytes), not a string"));
+  EXPECT_TRUE(is_error_at(
+      only_error("[services.c]\nmode = \"chat\"\nlisten = \"127.0.0.1:0\"\n"
+                 "receive_buffer = 65536\n"),
+      4u, 1u, "key 'receive_buffer' does not apply to mode 'chat'; it is only for mode 'udp-log'"));
 }
 
 TEST(ConfigLoader, DrainTimeoutMustNotBeZero) {
