@@ -8,6 +8,9 @@
 //     PORT 0 (default) picks one; the port is printed on stdout either way.
 //     With MESSAGE it is the floor of the banner path instead: accept until
 //     EAGAIN, send MESSAGE, close; nothing else (no read, no epoll entry).
+//     MESSAGE "--chat" makes it the floor of the chat mode (chunk framing, no
+//     greeting, no exit word): each read is sent back followed by a number in
+//     1..1000 as decimal digits, in one send.
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
@@ -15,6 +18,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -23,6 +27,16 @@
 namespace {
 
 std::vector<std::string> pending;  // by fd: echo bytes the kernel has not taken yet
+bool chat = false;
+uint64_t rng = 0x9e3779b97f4a7c15ull;
+
+// xorshift64: a number in 1..1000, cheaper than any real server's generator.
+unsigned next_number() {
+  rng ^= rng << 13;
+  rng ^= rng >> 7;
+  rng ^= rng << 17;
+  return static_cast<unsigned>(rng % 1000) + 1;
+}
 
 void close_peer(int fd) {
   pending[static_cast<size_t>(fd)].clear();
@@ -52,6 +66,7 @@ void serve(int fd) {
     if (n < 0 && errno == EAGAIN) return;
     if (n < 0) continue;
     pending[static_cast<size_t>(fd)].assign(buffer, static_cast<size_t>(n));
+    if (chat) pending[static_cast<size_t>(fd)] += std::to_string(next_number());
     if (!flush(fd)) return close_peer(fd);
   }
 }
@@ -61,7 +76,11 @@ void serve(int fd) {
 int main(int argc, char** argv) {
   const int port = argc > 1 ? std::atoi(argv[1]) : 0;
   const int backlog = argc > 2 ? std::atoi(argv[2]) : SOMAXCONN;
-  const std::string banner = argc > 3 ? argv[3] : "";
+  std::string banner = argc > 3 ? argv[3] : "";
+  if (banner == "--chat") {
+    chat = true;
+    banner.clear();
+  }
   const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   const int one = 1;
   ::setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);

@@ -15,7 +15,7 @@ set style data linespoints
 if (!exists("echo_servers")) { echo_servers = "socketd floor-echo xinetd socat" }
 if (!exists("chat_servers")) { chat_servers = "socketd py-threaded py-asyncio" }
 color(s) = s eq "socketd" ? "#d62728" : s eq "socketd-before" ? "#f4a3a3" : \
-           s eq "floor-echo" ? "#444444" : s eq "xinetd" ? "#1f77b4" : \
+           s eq "floor-echo" ? "#444444" : s eq "floor-chat" ? "#888888" : s eq "xinetd" ? "#1f77b4" : \
            s eq "socat" ? "#2ca02c" : s eq "py-threaded" ? "#9467bd" : "#ff7f0e"
 
 if (!exists("has_echo")) { has_echo = 1 }
