@@ -29,65 +29,10 @@
 #include "fuzz_input.hpp"
 #include "service/sha256.hpp"
 #include "service/stream_upload.hpp"
+#include "upload_fakes.hpp"
 
 namespace socketd::fuzz {
 namespace {
-
-class RecordingReply final : public Reply {
- public:
-  void send(std::string_view first, std::string_view second) override {
-    fuzz_check(!closed, "send after close(): \"" + printable(first) + "\"");
-    sent.push_back(std::string(first) + std::string(second));
-  }
-  void close() override { closed = true; }
-
-  std::vector<std::string> sent;
-  bool closed = false;
-};
-
-struct Storage {
-  bool commit_fails = false;
-  int fail_append_number = 0;  // 1-based; 0: never
-  std::vector<uint64_t> opened_for;
-  int appends = 0;
-  int commits = 0;
-  int abandons = 0;
-  bool committed = false;
-  std::string data;
-  std::vector<UploadResult> reports;
-};
-
-class MemoryTarget final : public UploadTarget {
- public:
-  explicit MemoryTarget(Storage& s) : s_(s) {}
-  std::error_code append(std::span<const char> bytes) override {
-    fuzz_check(!s_.committed && s_.abandons == 0, "append after commit/abandon");
-    if (++s_.appends == s_.fail_append_number) {
-      return std::make_error_code(std::errc::no_space_on_device);
-    }
-    s_.data.append(bytes.data(), bytes.size());
-    return {};
-  }
-  std::error_code commit() override {
-    fuzz_check(!s_.committed && s_.abandons == 0, "commit after commit/abandon");
-    ++s_.commits;
-    if (s_.commit_fails) return std::make_error_code(std::errc::io_error);
-    s_.committed = true;
-    name_ = "upload-1";
-    return {};
-  }
-  void abandon() override {
-    fuzz_check(!s_.committed, "abandon after a successful commit");
-    fuzz_check(s_.abandons == 0, "abandoned twice");
-    ++s_.abandons;
-    name_ = "upload-1.incomplete";
-  }
-  const std::string& name() const override { return name_; }
-
- private:
-  Storage& s_;
-  std::string name_ = ".upload-1.part";
-};
 
 // The declared size if `line` (without its "\n" or "\r\n") is a valid header.
 std::optional<uint64_t> parse_header(std::string_view line) {
@@ -119,6 +64,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   UploadOptions options;
   if (flags & 4) options.max_bytes = max_byte;
   Storage storage;
+  std::vector<uint64_t> opened_for;  // the declared size of each open
   storage.commit_fails = flags & 2;
   storage.fail_append_number = fail_append;
 
@@ -129,7 +75,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     StreamUploadSession session(
         options,
         [&](uint64_t declared, std::error_code& ec) -> std::unique_ptr<UploadTarget> {
-          storage.opened_for.push_back(declared);
+          opened_for.push_back(declared);
           if (open_fails) {
             ec = std::make_error_code(std::errc::no_space_on_device);
             return nullptr;
@@ -170,7 +116,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
              "reply is not one line: \"" + printable(answer) + "\"");
 
   if (!within_max) {
-    fuzz_check(storage.opened_for.empty(), "opened a target for a bad or oversized header");
+    fuzz_check(opened_for.empty(), "opened a target for a bad or oversized header");
     const bool said_something =
         !input.empty() && (header_complete || input.size() > 32 || (eof && !reset));
     if (said_something) {
@@ -178,7 +124,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     return 0;
   }
-  fuzz_check(storage.opened_for.size() == 1 && storage.opened_for[0] == *declared,
+  fuzz_check(opened_for.size() == 1 && opened_for[0] == *declared,
              "target not opened once with the declared size");
   if (open_fails) {
     fuzz_check(answer.starts_with("ERROR not enough free disk space"), printable(answer));
