@@ -25,45 +25,12 @@ CONF=/etc/socketd/socketd.toml
 T=/root/package-test # helper directory inside
 export PRIVATE_SYSTEMD_EXEC_TIMEOUT=180
 
-passed=0
-failed=0
 TEST_START=$SECONDS
 
-pass() {
-  echo "PASS: $*"
-  passed=$((passed + 1))
-}
-fail() {
-  echo "FAIL: $*"
-  failed=$((failed + 1))
-}
-show_output() {
-  [[ -s $WORK/out ]] && sed -e 's/^/    | /' "$WORK/out" | head -n 40
-  return 0
-}
-check() { # check DESCRIPTION CMD...
-  local desc=$1
-  shift
-  if "$@" >"$WORK/out" 2>&1; then
-    pass "$desc"
-  else
-    fail "$desc"
-    show_output
-  fi
-}
-# Polls CMD until it succeeds or TIMEOUT seconds have passed.
-eventually() { # eventually TIMEOUT CMD...
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@"; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.2
-  done
-}
+source "$HERE/checks.sh"
 finish() {
   echo "total: $((SECONDS - TEST_START)) s"
-  echo "$passed passed, $failed failed"
-  ((failed == 0 && passed > 0))
+  counts_ok
 }
 skip() {
   echo "SKIP: $*"

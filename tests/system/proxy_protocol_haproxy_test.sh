@@ -24,42 +24,10 @@ CLIENT_SOURCE=127.0.0.2
 CHAT_PORT=7889   # HAProxy's frontends
 UPLOAD_PORT=7999
 
-passed=0
-failed=0
 
-pass() {
-  echo "PASS: $*"
-  passed=$((passed + 1))
-}
-fail() {
-  echo "FAIL: $*"
-  failed=$((failed + 1))
-}
-show_output() {
-  [[ -s $WORK/out ]] && sed -e 's/^/    | /' "$WORK/out" | head -n 40
-  return 0
-}
-check() { # check DESCRIPTION CMD...
-  local desc=$1
-  shift
-  if "$@" >"$WORK/out" 2>&1; then
-    pass "$desc"
-  else
-    fail "$desc"
-    show_output
-  fi
-}
-eventually() { # eventually TIMEOUT CMD...
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@"; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.2
-  done
-}
+source "$HERE/checks.sh"
 finish() {
-  echo "$passed passed, $failed failed"
-  ((failed == 0 && passed > 0))
+  counts_ok
 }
 
 if [[ $(id -u) != 0 ]]; then

@@ -25,43 +25,10 @@ CLIENTS=(python3 "$T/clients.py")
 ID_RELOADED=8d0b4b1f6a2e4f0c9f3c1a7e5d2b6c02
 ID_STOPPING=8d0b4b1f6a2e4f0c9f3c1a7e5d2b6c0a
 
-passed=0
-failed=0
 TEST_START=$SECONDS
 declare -a TIMINGS=()
 
-pass() {
-  echo "PASS: $*"
-  passed=$((passed + 1))
-}
-fail() {
-  echo "FAIL: $*"
-  failed=$((failed + 1))
-}
-# Prints the captured output of the failed command, indented.
-show_output() {
-  [[ -s $WORK/out ]] && sed -e 's/^/    | /' "$WORK/out" | head -n 40
-  return 0
-}
-check() { # check DESCRIPTION CMD...
-  local desc=$1
-  shift
-  if "$@" >"$WORK/out" 2>&1; then
-    pass "$desc"
-  else
-    fail "$desc"
-    show_output
-  fi
-}
-# Polls CMD until it succeeds or TIMEOUT seconds have passed.
-eventually() { # eventually TIMEOUT CMD...
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@"; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.2
-  done
-}
+source "$HERE/checks.sh"
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 timing() { TIMINGS+=("$1: $2 ms"); }
 finish() {
@@ -69,8 +36,7 @@ finish() {
   local t
   for t in "${TIMINGS[@]}"; do echo "  $t"; done
   echo "  total: $((SECONDS - TEST_START)) s"
-  echo "$passed passed, $failed failed"
-  ((failed == 0 && passed > 0))
+  counts_ok
 }
 
 if [[ $(id -u) != 0 ]]; then
