@@ -33,18 +33,15 @@ std::unique_ptr<UploadStore> App::prepare_upload_store(const Config& config,
                                       [](const auto& s) { return is_upload(s.mode); });
   if (!has_upload) return nullptr;
   const std::string dir = resolve_upload_dir(config.daemon.upload_dir);
-  if (uploads_ && uploads_->path() == dir) return nullptr;  // keep the current one
   auto store = UploadStore::open(dir);
   if (!store) {
     error = "cannot use upload directory " + dir + ": " + store.error().message() +
             " (create it or set [daemon] upload_dir)";
     return nullptr;
   }
-  if (const size_t leftovers = (*store)->recover(); leftovers > 0) {
-    logger_.log(LogLevel::kWarning, "upload directory " + dir + ": " + std::to_string(leftovers) +
-                                        " interrupted upload(s) from an earlier run kept as "
-                                        "*.incomplete");
-  }
+  // The same directory however spelled ("dir/", A -> B -> A keeps B's store
+  // until then); a directory deleted and made again is a new one.
+  if (uploads_ && uploads_->same_directory(**store)) return nullptr;
   return std::move(*store);
 }
 
@@ -53,6 +50,16 @@ void App::use_upload_store(std::unique_ptr<UploadStore> store) {
   // Uploads in progress keep the old directory open (UploadStore shares it).
   uploads_ = std::move(store);
   server_.set_upload_store(uploads_.get());
+  IoPool* pool = server_.io_pool();
+  if (pool == nullptr) return;
+  // In the background; live uploads (ours, or another socketd's on the same
+  // directory) hold their ".part" locked and are left alone.
+  uploads_->recover(*pool, [&logger = logger_, dir = uploads_->path()](size_t leftovers) {
+    if (leftovers == 0) return;
+    logger.log(LogLevel::kWarning, "upload directory " + dir + ": " + std::to_string(leftovers) +
+                                       " interrupted upload(s) from an earlier run kept as "
+                                       "*.incomplete");
+  });
 }
 
 void App::apply_logging(const Config& config) {

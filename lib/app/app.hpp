@@ -14,7 +14,7 @@
 #include "log/rate_limited_sink.hpp"
 #include "reactor/reactor.hpp"
 #include "server/server.hpp"
-#include "service/upload_store.hpp"
+#include "storage/upload_store.hpp"
 
 namespace socketd {
 

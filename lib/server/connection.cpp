@@ -55,15 +55,22 @@ void Connection::on_io(uint32_t events) noexcept {
 
 void Connection::read_some() {
   if (input_paused_ || input_done_ || close_requested_) return;
-  const std::span<char> scratch = settings_->config.mode == Mode::kStreamUpload
-                                      ? service_.context().bulk_scratch()
-                                      : std::span<char>(service_.context().scratch);
-  // The same bytes per turn whatever the buffer: a stream upload's bigger
-  // reads (hash + write each) must not hold the loop longer than others do.
-  const size_t budget =
-      std::max<size_t>(1, kReadBudget * sizeof(service_.context().scratch) / scratch.size());
-  for (size_t i = 0; i < budget; ++i) {
-    auto n = recv_some(fd_.get(), scratch);
+  auto& scratch = service_.context().scratch;
+  size_t taken = 0;  // bytes this turn
+  for (int i = 0; i < kReadBudget && taken < kTurnBytes; ++i) {
+    if (admitted_ && !session_->accepts_input()) {
+      // The session waits on the disk: leave the bytes in the socket (the
+      // client's TCP window fills) until on_wake() says it can take more.
+      waiting_on_session_ = true;
+      return;
+    }
+    std::span<char> into = admitted_ ? session_->input_space() : std::span<char>();
+    if (into.empty()) {
+      into = scratch;  // one read is one chunk for chunk-framed modes: never cut short
+    } else if (into.size() > kTurnBytes - taken) {
+      into = into.first(kTurnBytes - taken);
+    }
+    auto n = recv_some(fd_.get(), into);
     if (!n) {
       if (would_block(n.error())) return;
       finish(n.error() == std::errc::connection_reset ? "reset by peer" : "read error", false);
@@ -80,8 +87,9 @@ void Connection::read_some() {
       return;
     }
     bytes_in_ += *n;
+    taken += *n;
     service_.touch(*this);
-    std::span<const char> chunk(scratch.data(), *n);
+    std::span<const char> chunk(into.data(), *n);
     if (!admitted_) {
       chunk = take_proxy_header(chunk);
       if (closed_ || close_requested_) return;
@@ -100,11 +108,26 @@ void Connection::read_some() {
     // the buffer size). Anything arriving later raises a new edge, so unless a
     // FIN or error is already pending, the read that would only say EAGAIN is
     // skipped: one syscall fewer per message than a read-until-EAGAIN loop.
-    if (*n < scratch.size() && !hangup_seen_) return;
+    if (*n < into.size() && !hangup_seen_) return;
   }
   // Budget spent with data possibly left: edge-triggering will not tell us
   // again, so ask to be run on the next turn.
   service_.context().reactor.mark_ready(this);
+}
+
+void Connection::wake() noexcept {
+  // Late wakes (the session's target finished a job after we closed in this
+  // turn) find closed_ set; the session itself stops waking on abandon().
+  if (closed_ || !session_) return;
+  service_.touch(*this);
+  session_->on_wake(*this);
+  settle();
+  if (closed_ || close_requested_) return;
+  if (waiting_on_session_ && session_->accepts_input()) {
+    waiting_on_session_ = false;
+    // Bytes may be waiting in the socket, unannounced (edge-triggered).
+    service_.context().reactor.mark_ready(this);
+  }
 }
 
 std::span<const char> Connection::take_proxy_header(std::span<const char> chunk) {
@@ -196,7 +219,9 @@ void Connection::settle() {
     close_reason_ = input_done_ ? "closed by peer" : "closed by server";
     if (out_.empty()) finish(close_reason_, true);
     // else: flush() finishes once the last byte is out
-  } else if (input_done_ && out_.empty()) {
+  } else if (input_done_ && out_.empty() && (!session_ || session_->accepts_input())) {
+    // Not while the session works on (an upload's commit): it replies and
+    // closes once the disk is done.
     finish("closed by peer", true);
   }
 }

@@ -26,6 +26,11 @@ class Connection final : public IoHandler, private Reply {
  public:
   static constexpr size_t kHighWater = 256 * 1024;
   static constexpr int kReadBudget = 16;  // reads per event before yielding
+  // Bytes per connection per turn, whatever the read size: with N busy
+  // uploads a turn copies at most N x 256 KiB (~0.1 ms each at memory speed),
+  // so a chat client's round trip waits for a few of those, not for whole
+  // megabytes per upload.
+  static constexpr size_t kTurnBytes = 256 * 1024;
 
   Connection(ServiceRuntime& service, std::shared_ptr<const ServiceSettings> settings, Fd fd,
              const SocketAddress& peer);
@@ -35,6 +40,8 @@ class Connection final : public IoHandler, private Reply {
   // or, on a proxy_protocol service, waits for the PROXY header.
   void start();
   void on_io(uint32_t events) noexcept override;
+  // The session's asynchronous work progressed (Reply::waker()).
+  void wake() noexcept;
   // Ends the connection now (idle timeout, shutdown); reason goes to the log.
   void abort(std::string_view reason);
 
@@ -56,6 +63,9 @@ class Connection final : public IoHandler, private Reply {
  private:
   void send(std::string_view first, std::string_view second) override;
   void close() override { close_requested_ = true; }
+  std::function<void()> waker() override {
+    return [this] { wake(); };
+  }
 
   // Reads until the socket is drained (EAGAIN, or a short read while no FIN
   // or error is pending), the budget is spent, or the session stops.
@@ -92,6 +102,7 @@ class Connection final : public IoHandler, private Reply {
   std::string_view close_reason_ = "closed by peer";
   bool close_requested_ = false;
   bool input_paused_ = false;
+  bool waiting_on_session_ = false;  // stopped reading: !session_->accepts_input()
   bool input_done_ = false;
   // The peer's FIN or an error was reported: read until recv says so (0 or an
   // error), since edge-triggering will not report it again.

@@ -35,13 +35,25 @@ std::error_code check_inherited(int fd, Transport transport) {
 
 }  // namespace
 
-Server::Server(Reactor& reactor, Logger& logger) : context_(reactor, logger) {}
+Server::Server(Reactor& reactor, Logger& logger) : context_(reactor, logger) {
+  auto pool = IoPool::create(reactor);
+  if (pool) {
+    io_ = std::move(*pool);
+    context_.io = io_.get();
+  } else {
+    logger.log(LogLevel::kError, "cannot start the I/O threads: " + pool.error().message() +
+                                     "; upload services will refuse clients");
+  }
+}
 
 Server::~Server() {
   if (sweep_timer_ != 0) context_.reactor.cancel_timer(sweep_timer_);
   stop_listening();
   services_.clear();
   retiring_.clear();
+  // Uploads cut off above queued their last jobs (keep the bytes, rename to
+  // ".incomplete"); they finish before the threads stop.
+  if (io_) io_->drain();
 }
 
 Result<std::unique_ptr<Listener>> Server::open_listener(const ServiceConfig& service,

@@ -36,6 +36,8 @@ class Server {
   ~Server();
 
   void set_upload_store(UploadStore* store) { context_.uploads = store; }
+  // The I/O threads (file work of uploads); null if they could not be started.
+  IoPool* io_pool() { return io_.get(); }
 
   // On failure returns the reasons (one per address) and leaves everything as it was.
   std::vector<std::string> apply(const Config& config, InheritedSockets* inherited = nullptr);
@@ -60,6 +62,9 @@ class Server {
   void sweep();
 
   ServerContext context_;
+  // Declared before the services: destroyed after them, so the jobs of their
+  // last uploads (abandon) still run.
+  std::unique_ptr<IoPool> io_;
   std::vector<std::unique_ptr<ServiceRuntime>> services_;  // in config order
   std::vector<std::unique_ptr<ServiceRuntime>> retiring_;  // removed, still serving
   std::vector<std::unique_ptr<Listener>> listeners_;        // listeners_[i] feeds services_[i]

@@ -208,12 +208,13 @@ std::unique_ptr<Session> ServiceRuntime::make_session(const ServiceSettings& set
       break;
   }
   auto open = [this, min_free = settings.config.min_free_bytes](
-                  uint64_t size, std::error_code& ec) -> std::unique_ptr<UploadTarget> {
-    if (context_.uploads == nullptr) {
-      ec = std::make_error_code(std::errc::no_such_file_or_directory);
-      return nullptr;
+                  uint64_t size, bool hash, Wake wake) -> std::unique_ptr<UploadTarget> {
+    if (context_.uploads == nullptr || context_.io == nullptr) {
+      return failed_upload_target(std::make_error_code(std::errc::no_such_file_or_directory));
     }
-    return context_.uploads->create(ec, min_free, size);
+    return context_.uploads->create(
+        *context_.io, {.min_free_bytes = min_free, .expected_bytes = size, .hash = hash},
+        std::move(wake));
   };
   auto finished = [this](const UploadResult& result) {
     const bool done = result.state == UploadResult::State::kFinished;
@@ -228,10 +229,12 @@ std::unique_ptr<Session> ServiceRuntime::make_session(const ServiceSettings& set
          {{"SERVICE", name()}, {"FILE", result.file}, {"BYTES", std::to_string(result.bytes)}}});
   };
   if (settings.config.mode == Mode::kStreamUpload) {
-    return std::make_unique<StreamUploadSession>(settings.upload, open, finished);
+    return std::make_unique<StreamUploadSession>(
+        settings.upload,
+        [open](uint64_t size, Wake wake) { return open(size, true, std::move(wake)); }, finished);
   }
   return std::make_unique<UploadSession>(
-      settings.upload, [open](std::error_code& ec) { return open(0, ec); }, finished);
+      settings.upload, [open](Wake wake) { return open(0, false, std::move(wake)); }, finished);
 }
 
 void ServiceRuntime::on_datagram(std::span<const char> payload, const SocketAddress& peer) {

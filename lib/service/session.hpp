@@ -3,6 +3,7 @@
 // so tests drive it with any split of the input.
 #pragma once
 
+#include <functional>
 #include <span>
 #include <string_view>
 
@@ -15,6 +16,10 @@ class Reply {
   virtual void send(std::string_view first, std::string_view second = {}) = 0;
   // Ends the connection once everything queued has been delivered.
   virtual void close() = 0;
+  // A function that later runs the session's on_wake() (from the event loop,
+  // never from inside another session call); for sessions that wait on work
+  // done elsewhere (the disk). Calling it after the connection closed is safe.
+  virtual std::function<void()> waker() { return {}; }
 
  protected:
   ~Reply() = default;
@@ -30,6 +35,16 @@ class Session {
   virtual void on_eof(Reply& reply) { reply.close(); }
   // The connection is gone, for whatever reason; last call.
   virtual void on_close() {}
+
+  // Whether the session takes input now. While false the connection reads
+  // nothing (backpressure on the client) until on_wake() made it true again.
+  virtual bool accepts_input() const { return true; }
+  // Something the session waits for has happened (see Reply::waker()).
+  virtual void on_wake(Reply&) {}
+  // Where the next read may land (zero-copy, e.g. straight into an upload's
+  // disk buffer); empty: the connection's own read buffer. on_data() then
+  // gets a span inside it.
+  virtual std::span<char> input_space() { return {}; }
 };
 
 inline std::string_view as_view(std::span<const char> bytes) {

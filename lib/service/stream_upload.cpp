@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <limits>
 
 namespace socketd {
 namespace {
@@ -15,7 +16,7 @@ std::string bad_header_message() {
 }  // namespace
 
 void StreamUploadSession::on_data(std::span<const char> chunk, Reply& reply) {
-  if (state_ == State::kDone) return;
+  if (state_ == State::kDone || state_ == State::kCommitting) return;
   if (state_ == State::kHeader && !read_header(chunk, reply)) return;
   store(chunk, reply);
 }
@@ -55,18 +56,9 @@ bool StreamUploadSession::start(std::string_view line, Reply& reply) {
            reply);
     return false;
   }
-  std::error_code ec_open;
-  target_ = open_(size, ec_open);
-  if (!target_) {
-    refuse(ec_open == std::errc::no_space_on_device
-               ? "not enough free disk space for " + std::to_string(size) +
-                     " bytes; try again later or send a smaller file"
-               : "cannot store upload: " + ec_open.message(),
-           reply);
-    return false;
-  }
   declared_ = size;
-  state_ = State::kData;
+  target_ = open_(size, reply.waker());
+  state_ = State::kOpening;
   return true;
 }
 
@@ -76,23 +68,69 @@ void StreamUploadSession::store(std::span<const char> bytes, Reply& reply) {
     return;
   }
   if (!bytes.empty()) {
-    hash_.update(bytes);
-    if (auto ec = target_->append(bytes)) {
-      fail("cannot write upload: " + ec.message(), reply);
-      return;
-    }
+    target_->append(bytes);
     received_ += bytes.size();
   }
-  if (received_ < declared_) return;
-  if (auto ec = target_->commit()) {
-    fail("cannot make upload durable: " + ec.message(), reply);
-    return;
+  advance(reply);
+}
+
+void StreamUploadSession::advance(Reply& reply) {
+  using Status = UploadTarget::Status;
+  if (!target_) return;
+  Status status = target_->status();
+  if (state_ == State::kOpening) {
+    if (status == Status::kOpening) return;
+    if (status == Status::kFailed) {
+      const std::error_code ec = target_->error();
+      state_ = State::kDone;  // nothing was stored: a refusal, not an upload
+      refuse(ec == std::errc::no_space_on_device
+                 ? "not enough free disk space for " + std::to_string(declared_) +
+                       " bytes; try again later or send a smaller file"
+                 : "cannot store upload: " + ec.message(),
+             reply);
+      return;
+    }
+    state_ = State::kData;
   }
-  state_ = State::kDone;
-  std::string digest = hash_.hex_digest();
-  reply.send("OK " + std::to_string(received_) + " sha256=" + digest + "\n");
-  reply.close();
-  report(UploadResult::State::kFinished, {}, std::move(digest));
+  if (state_ == State::kData) {
+    if (status == Status::kFailed) {
+      fail("cannot write upload: " + target_->error().message(), reply);
+      return;
+    }
+    if (received_ < declared_) return;
+    state_ = State::kCommitting;
+    target_->commit();
+    status = target_->status();
+  }
+  if (state_ != State::kCommitting) return;
+  if (status == Status::kFailed) {
+    fail("cannot make upload durable: " + target_->error().message(), reply);
+  } else if (status == Status::kCommitted) {
+    state_ = State::kDone;
+    std::string digest = target_->sha256();
+    reply.send("OK " + std::to_string(received_) + " sha256=" + digest + "\n");
+    reply.close();
+    report(UploadResult::State::kFinished, {}, std::move(digest));
+  }
+}
+
+bool StreamUploadSession::accepts_input() const {
+  switch (state_) {
+    case State::kOpening:
+    case State::kCommitting:
+      return false;
+    case State::kData:
+      return target_->can_take();
+    case State::kHeader:
+    case State::kDone:
+      break;
+  }
+  return true;
+}
+
+std::span<char> StreamUploadSession::input_space() {
+  if (state_ != State::kData) return {};
+  return target_->write_space(std::numeric_limits<size_t>::max());
 }
 
 void StreamUploadSession::refuse(const std::string& reason, Reply& reply) {
@@ -107,28 +145,38 @@ void StreamUploadSession::fail(const std::string& reason, Reply& reply) {
   report(UploadResult::State::kIncomplete, reason, {});
 }
 
+std::string StreamUploadSession::cut_short_reason() const {
+  return "connection ended after " + std::to_string(received_) + " of " +
+         std::to_string(declared_) + " bytes";
+}
+
 void StreamUploadSession::on_eof(Reply& reply) {
-  if (state_ == State::kData) {
-    fail("connection ended after " + std::to_string(received_) + " of " +
-             std::to_string(declared_) + " bytes",
-         reply);
-    return;
-  }
-  if (state_ == State::kHeader && !header_.empty()) {
-    refuse(bad_header_message(), reply);
-    return;
+  switch (state_) {
+    case State::kOpening:
+    case State::kData:
+      // Everything arrived while the file was still being created: commit follows.
+      if (received_ == declared_) return;
+      fail(cut_short_reason(), reply);
+      return;
+    case State::kCommitting:
+      return;  // every byte is in; the reply follows once the file is durable
+    case State::kHeader:
+      if (!header_.empty()) {
+        refuse(bad_header_message(), reply);
+        return;
+      }
+      break;
+    case State::kDone:
+      break;
   }
   reply.close();
 }
 
 void StreamUploadSession::on_close() {
-  if (state_ != State::kData) return;
+  if (state_ != State::kOpening && state_ != State::kData && state_ != State::kCommitting) return;
   state_ = State::kDone;
   target_->abandon();
-  report(UploadResult::State::kIncomplete,
-         "connection ended after " + std::to_string(received_) + " of " +
-             std::to_string(declared_) + " bytes",
-         {});
+  report(UploadResult::State::kIncomplete, cut_short_reason(), {});
 }
 
 void StreamUploadSession::report(UploadResult::State state, std::string reason,

@@ -3,43 +3,88 @@
 namespace socketd {
 
 void UploadSession::on_data(std::span<const char> chunk, Reply& reply) {
-  if (done_) return;
-  if (!target_) {
-    std::error_code ec;
-    target_ = open_(ec);
-    if (!target_) {
-      done_ = true;
-      reply.send("error: cannot store upload: " + ec.message());
-      reply.close();
-      return;
-    }
+  if (state_ == State::kDone || state_ == State::kCommitting) return;
+  const bool end = as_view(chunk) == options_.end_word;
+  if (state_ == State::kIdle) {
+    target_ = open_(reply.waker());
+    state_ = State::kOpening;
+    advance(reply);  // a target may be open (or have failed) at once
+    if (state_ == State::kDone) return;
   }
-  if (as_view(chunk) == options_.end_word) {
-    if (auto ec = target_->commit()) {
-      fail("cannot make upload durable: " + ec.message(), reply);
-      return;
-    }
-    done_ = true;
-    report(UploadResult::State::kFinished, {});
-    reply.send(options_.ack_word);  // the durable acknowledgement
-    reply.close();
-    return;
-  }
-  if (options_.max_bytes != 0 && bytes_ + chunk.size() > options_.max_bytes) {
+  if (!end && options_.max_bytes != 0 && bytes_ + chunk.size() > options_.max_bytes) {
     fail("upload larger than max_upload_bytes (" + std::to_string(options_.max_bytes) + ")",
          reply);
     return;
   }
-  if (auto ec = target_->append(chunk)) {
-    fail("cannot write upload: " + ec.message(), reply);
+  if (state_ == State::kOpening) {
+    // Kept by the target until the file exists; acknowledged then.
+    if (end) {
+      commit_after_open_ = true;
+      target_->commit();
+    } else {
+      target_->append(chunk);
+      bytes_ += chunk.size();
+      ack_owed_ = true;
+    }
     return;
   }
+  if (end) {
+    state_ = State::kCommitting;
+    target_->commit();
+    advance(reply);
+    return;
+  }
+  target_->append(chunk);
   bytes_ += chunk.size();
-  reply.send(options_.ack_word);
+  if (target_->status() != UploadTarget::Status::kFailed) reply.send(options_.ack_word);
+  advance(reply);
+}
+
+void UploadSession::advance(Reply& reply) {
+  if (!target_) return;
+  using Status = UploadTarget::Status;
+  const Status status = target_->status();
+  if (state_ == State::kOpening) {
+    if (status == Status::kOpening) return;
+    if (status == Status::kFailed) {
+      // The file could not be created: nothing was stored, nothing to report.
+      state_ = State::kDone;
+      reply.send("error: cannot store upload: " + target_->error().message());
+      reply.close();
+      return;
+    }
+    state_ = commit_after_open_ ? State::kCommitting : State::kOpen;
+    if (ack_owed_) reply.send(options_.ack_word);
+    ack_owed_ = false;
+  }
+  if (state_ == State::kOpen && status == Status::kFailed) {
+    fail("cannot write upload: " + target_->error().message(), reply);
+  } else if (state_ == State::kCommitting && status == Status::kFailed) {
+    fail("cannot make upload durable: " + target_->error().message(), reply);
+  } else if (state_ == State::kCommitting && status == Status::kCommitted) {
+    state_ = State::kDone;
+    report(UploadResult::State::kFinished, {});
+    reply.send(options_.ack_word);  // the durable acknowledgement
+    reply.close();
+  }
+}
+
+bool UploadSession::accepts_input() const {
+  switch (state_) {
+    case State::kOpening:
+    case State::kCommitting:
+      return false;
+    case State::kOpen:
+      return target_->can_take();
+    case State::kIdle:
+    case State::kDone:
+      break;
+  }
+  return true;
 }
 
 void UploadSession::fail(std::string reason, Reply& reply) {
-  done_ = true;
+  state_ = State::kDone;
   reply.send("error: " + reason);
   reply.close();
   target_->abandon();
@@ -47,13 +92,15 @@ void UploadSession::fail(std::string reason, Reply& reply) {
 }
 
 void UploadSession::on_eof(Reply& reply) {
+  // After the end word the client may half-close: the durable ack follows.
+  if (state_ == State::kCommitting) return;
   on_close();
   reply.close();
 }
 
 void UploadSession::on_close() {
-  if (done_ || !target_) return;
-  done_ = true;
+  if (state_ == State::kIdle || state_ == State::kDone) return;
+  state_ = State::kDone;
   target_->abandon();
   report(UploadResult::State::kIncomplete, "connection ended before the end word");
 }

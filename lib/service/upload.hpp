@@ -14,17 +14,43 @@
 
 namespace socketd {
 
-// Where the bytes go; the real one is a file (upload_store.hpp), tests use memory.
+// Where the bytes go; the real one is a file written by I/O threads
+// (storage/upload_file.hpp), tests use memory. Every call returns at once:
+// what takes time (opening, writing, making the file durable) finishes later,
+// and the target then calls the wake function it was opened with, never from
+// inside one of these calls. A target that finishes everything immediately
+// (memory) is equally valid: sessions look at status() after each call.
 class UploadTarget {
  public:
+  enum class Status {
+    kOpening,     // the file is being created; appends are kept meanwhile
+    kOpen,        // taking appends
+    kCommitting,  // commit() asked for; waiting for the disk
+    kCommitted,   // durable under its final name
+    kFailed,      // see error(); abandon() keeps what was stored
+  };
   virtual ~UploadTarget() = default;
-  virtual std::error_code append(std::span<const char> bytes) = 0;
+  virtual Status status() const = 0;
+  virtual std::error_code error() const = 0;
+  // Room for another append now. The bytes in flight to the disk are bounded:
+  // while false the session reads nothing (the client's TCP window fills) and
+  // the target wakes it once a buffer is back.
+  virtual bool can_take() const { return true; }
+  // Where the next read may land so that append() need not copy it (at most
+  // `max` bytes); empty: no such place, read elsewhere.
+  virtual std::span<char> write_space(size_t /*max*/) { return {}; }
+  virtual void append(std::span<const char> bytes) = 0;
   // Flush, fsync, atomic rename to the final name, fsync the directory.
-  virtual std::error_code commit() = 0;
-  // Keeps what arrived under a name that marks it incomplete.
+  virtual void commit() = 0;
+  // Keeps what arrived under a name that marks it incomplete; no more wakes.
   virtual void abandon() = 0;
   virtual const std::string& name() const = 0;
+  // Hex SHA-256 of the bytes, once committed, if the target was asked to hash.
+  virtual std::string sha256() const { return {}; }
 };
+
+// How a session asks its connection to be called back (Reply::waker()).
+using Wake = std::function<void()>;
 
 struct UploadOptions {
   std::string_view ack_word = "success";
@@ -43,18 +69,25 @@ struct UploadResult {
 
 class UploadSession final : public Session {
  public:
-  using Opener = std::function<std::unique_ptr<UploadTarget>(std::error_code&)>;
+  // Never null: a target that cannot be opened says so through status().
+  using Opener = std::function<std::unique_ptr<UploadTarget>(Wake)>;
   using Finished = std::function<void(const UploadResult&)>;
 
   // The file is opened on the first chunk, so a connection that sends nothing
-  // leaves nothing behind.
+  // leaves nothing behind. That chunk is acknowledged once the file exists
+  // (or answered with the error); later chunks as soon as they are taken.
   UploadSession(const UploadOptions& options, Opener open, Finished finished)
       : options_(options), open_(std::move(open)), finished_(std::move(finished)) {}
   void on_data(std::span<const char> chunk, Reply& reply) override;
   void on_eof(Reply& reply) override;
   void on_close() override;
+  void on_wake(Reply& reply) override { advance(reply); }
+  bool accepts_input() const override;
 
  private:
+  enum class State { kIdle, kOpening, kOpen, kCommitting, kDone };
+  // Acts on what the target reports: owed acks, failures, the durable ack.
+  void advance(Reply& reply);
   void fail(std::string reason, Reply& reply);
   void report(UploadResult::State state, std::string reason);
 
@@ -63,7 +96,9 @@ class UploadSession final : public Session {
   Finished finished_;
   std::unique_ptr<UploadTarget> target_;
   uint64_t bytes_ = 0;
-  bool done_ = false;
+  State state_ = State::kIdle;
+  bool ack_owed_ = false;          // the first chunk waits for the file to exist
+  bool commit_after_open_ = false;  // the first chunk was the end word
 };
 
 }  // namespace socketd

@@ -1,0 +1,464 @@
+#include "storage/upload_file.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <deque>
+#include <optional>
+#include <vector>
+
+#include "net/result.hpp"
+#include "reactor/io_pool.hpp"
+#include "service/sha256.hpp"
+
+namespace socketd {
+
+std::string part_name(const std::string& name) { return "." + name + std::string(kPartSuffix); }
+
+// "upload-20261125T144553Z-9f86d081884c7d65": sortable by time, unguessable.
+// getrandom() rather than a shared engine: I/O threads call this too.
+std::string new_upload_name() {
+  uint64_t random = 0;
+  if (::getrandom(&random, sizeof random, 0) != sizeof random) {
+    random = static_cast<uint64_t>(::time(nullptr)) * 0x9e3779b97f4a7c15ull ^
+             reinterpret_cast<uintptr_t>(&random);
+  }
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "upload-%04d%02d%02dT%02d%02d%02dZ-%016llx", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<unsigned long long>(random));
+  return buf;
+}
+
+
+namespace {
+
+using Status = UploadTarget::Status;
+using Limits = UploadFileLimits;
+
+bool has_room_at(int fd, uint64_t min_free_bytes) {
+  if (min_free_bytes == 0) return true;
+  struct statvfs st{};
+  if (::fstatvfs(fd, &st) != 0) return true;  // cannot tell: let write() decide
+  return static_cast<uint64_t>(st.f_bavail) * st.f_frsize >= min_free_bytes;
+}
+
+// A buffer on its way to the disk; recycled, since a fresh 1 MiB block costs
+// an mmap and 256 page faults.
+struct Chunk {
+  std::unique_ptr<char[]> bytes;
+  size_t size = 0;
+};
+
+class UploadFile;
+
+// One step of a file's life, run on an I/O thread.
+class FileJob final : public IoJob {
+ public:
+  enum class Kind { kOpen, kWrite, kCommit, kAbandon };
+  FileJob(std::shared_ptr<UploadFile> file, Kind kind, Chunk chunk = {})
+      : file_(std::move(file)), kind_(kind), chunk_(std::move(chunk)) {}
+  void run() noexcept override;
+  void done() noexcept override;
+
+  Kind kind() const { return kind_; }
+  Chunk& chunk() { return chunk_; }
+
+ private:
+  friend class UploadFile;
+  std::shared_ptr<UploadFile> file_;
+  Kind kind_;
+  Chunk chunk_;
+  std::error_code result_;
+  std::string name_;    // kOpen: the name the file got
+  std::string digest_;  // kCommit with hashing
+};
+
+// The shared state behind a FileTarget. Reactor-thread fields and disk-side
+// fields are separate: the disk side (disk_) is only touched by the job that
+// is running, and only one job of a file runs at a time (busy_); the queues
+// of IoPool order those accesses.
+class UploadFile final : public std::enable_shared_from_this<UploadFile> {
+ public:
+  UploadFile(IoPool& pool, std::shared_ptr<const Fd> dir, std::string name,
+             UploadFileOptions options, Wake wake)
+      : pool_(pool), dir_(std::move(dir)), name_(name), base_name_(std::move(name)),
+        options_(options), wake_(std::move(wake)), status_(Status::kOpening) {
+    disk_.name = base_name_;
+  }
+
+  void start() { push(FileJob::Kind::kOpen); }
+
+  // Reactor side.
+  Status status() const { return status_; }
+  std::error_code error() const { return error_; }
+  const std::string& name() const { return name_; }
+  const std::string& digest() const { return digest_; }
+  bool abandoned() const { return abandoned_; }
+
+  bool can_take() const {
+    return (status_ == Status::kOpening || status_ == Status::kOpen) &&
+           queued_writes_ < Limits::kMaxQueuedWrites;
+  }
+
+  std::span<char> write_space(size_t max) {
+    if (!taking()) return {};
+    fill_buffer();
+    return {filling_.bytes.get() + filling_.size,
+            std::min(max, Limits::kBufferBytes - filling_.size)};
+  }
+
+  void append(std::span<const char> bytes) {
+    if (!taking()) return;
+    if (filling_.bytes && bytes.data() == filling_.bytes.get() + filling_.size &&
+        bytes.size() <= Limits::kBufferBytes - filling_.size) {
+      filling_.size += bytes.size();  // read straight into the buffer
+    } else {
+      while (!bytes.empty()) {
+        fill_buffer();
+        const size_t n = std::min(bytes.size(), Limits::kBufferBytes - filling_.size);
+        std::memcpy(filling_.bytes.get() + filling_.size, bytes.data(), n);
+        filling_.size += n;
+        bytes = bytes.subspan(n);
+        if (filling_.size == Limits::kBufferBytes) send_filling();
+      }
+    }
+    if (filling_.size == Limits::kBufferBytes) send_filling();
+  }
+
+  void commit() {
+    if (!taking()) return;
+    send_filling();
+    status_ = Status::kCommitting;
+    push(FileJob::Kind::kCommit);
+  }
+
+  void abandon() {
+    if (abandoned_) return;
+    abandoned_ = true;
+    wake_ = nullptr;
+    if (status_ == Status::kFailed && !opened_) return;  // no file was ever made
+    if (status_ == Status::kCommitting) {
+      // Not started yet: the commit never happens. (Already running: the
+      // abandon job after it renames the final file to ".incomplete", since
+      // the client never heard that it was kept.)
+      std::erase_if(queue_, [](const auto& job) { return job->kind() == FileJob::Kind::kCommit; });
+    }
+    if (status_ != Status::kFailed) send_filling();  // keep every byte that arrived
+    name_ += std::string(kIncompleteSuffix);
+    push(FileJob::Kind::kAbandon);
+  }
+
+  // I/O thread: the job's step on the disk.
+  void run(FileJob& job) noexcept;
+  // Reactor thread: the job is over.
+  void finished(FileJob& job) noexcept;
+
+ private:
+  bool taking() const { return !abandoned_ && (status_ == Status::kOpening || status_ == Status::kOpen); }
+
+  void fill_buffer() {
+    if (filling_.bytes) return;
+    if (!spares_.empty()) {
+      filling_.bytes = std::move(spares_.back());
+      spares_.pop_back();
+    } else {
+      filling_.bytes = std::make_unique_for_overwrite<char[]>(Limits::kBufferBytes);
+    }
+    filling_.size = 0;
+  }
+
+  void send_filling() {
+    if (!filling_.bytes) return;
+    if (filling_.size == 0) return;  // keep the empty buffer for the next bytes
+    ++queued_writes_;
+    push(FileJob::Kind::kWrite, std::move(filling_));
+    filling_ = {};
+  }
+
+  void push(FileJob::Kind kind, Chunk chunk = {}) {
+    queue_.push_back(std::make_unique<FileJob>(shared_from_this(), kind, std::move(chunk)));
+    start_next();
+  }
+
+  void start_next() {
+    if (busy_ || queue_.empty()) return;
+    busy_ = true;
+    std::unique_ptr<FileJob> job = std::move(queue_.front());
+    queue_.pop_front();
+    pool_.submit(std::move(job));
+  }
+
+  // After a failure nothing but the abandon job still makes sense.
+  void drop_pending_work() {
+    std::erase_if(queue_, [this](auto& job) {
+      if (job->kind() == FileJob::Kind::kAbandon) return false;
+      if (job->kind() == FileJob::Kind::kWrite) recycle(job->chunk());
+      return true;
+    });
+  }
+
+  void recycle(Chunk& chunk) {
+    --queued_writes_;
+    if (chunk.bytes && spares_.size() < Limits::kMaxQueuedWrites) {
+      spares_.push_back(std::move(chunk.bytes));
+    }
+  }
+
+  // Disk side, I/O thread only.
+  std::error_code open_file(std::string& name) noexcept;
+  std::error_code write_chunk(const Chunk& chunk) noexcept;
+  std::error_code commit_file(std::string& digest) noexcept;
+  void abandon_file() noexcept;
+
+  IoPool& pool_;
+  const std::shared_ptr<const Fd> dir_;  // shared with the store and the other uploads
+
+  // Reactor thread only.
+  std::string name_;  // as reported: final name, or with ".incomplete" once abandoned
+  std::string base_name_;
+  bool opened_ = false;  // the file exists
+  const UploadFileOptions options_;
+  Wake wake_;
+  Status status_;
+  std::error_code error_;
+  std::string digest_;
+  std::deque<std::unique_ptr<FileJob>> queue_;  // not yet submitted
+  bool busy_ = false;                           // one job of this file in the pool
+  bool abandoned_ = false;
+  size_t queued_writes_ = 0;
+  Chunk filling_;
+  std::vector<std::unique_ptr<char[]>> spares_;
+
+  // I/O side: only the running job touches these.
+  struct Disk {
+    Fd file;
+    std::string name;  // final name
+    bool renamed = false;
+    std::optional<Sha256> hash;
+    uint64_t since_check = 0;
+    uint64_t written = 0;
+    uint64_t writeback_from = 0;   // start of the data not yet handed to writeback
+    uint64_t previous_window = 0;  // start of the window handed over last time
+    uint64_t waited_to = 0;        // everything before this has been written
+  } disk_;
+};
+
+void FileJob::run() noexcept { file_->run(*this); }
+void FileJob::done() noexcept { file_->finished(*this); }
+
+void UploadFile::run(FileJob& job) noexcept {
+  switch (job.kind_) {
+    case FileJob::Kind::kOpen:
+      job.result_ = open_file(job.name_);
+      break;
+    case FileJob::Kind::kWrite:
+      job.result_ = write_chunk(job.chunk_);
+      break;
+    case FileJob::Kind::kCommit:
+      job.result_ = commit_file(job.digest_);
+      break;
+    case FileJob::Kind::kAbandon:
+      abandon_file();
+      break;
+  }
+}
+
+std::error_code UploadFile::open_file(std::string& name) noexcept {
+  const uint64_t needed = options_.expected_bytes > UINT64_MAX - options_.min_free_bytes
+                              ? UINT64_MAX
+                              : options_.min_free_bytes + options_.expected_bytes;
+  if (!has_room_at(dir_->get(), needed)) return std::make_error_code(std::errc::no_space_on_device);
+  std::error_code ec;
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    if (attempt > 0) disk_.name = new_upload_name();
+    const std::string part = part_name(disk_.name);
+    Fd file(::openat(dir_->get(), part.c_str(),
+                     O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640));
+    if (!file) {
+      ec = errno_code();
+      if (errno == EEXIST) continue;
+      return ec;
+    }
+    // The lock marks the file live. Another process's leftover recovery may
+    // have taken it between openat and flock (then it holds the lock, or has
+    // renamed the file away): try again under a new name.
+    struct stat ours{}, named{};
+    if (::flock(file.get(), LOCK_EX | LOCK_NB) != 0 || ::fstat(file.get(), &ours) != 0 ||
+        ::fstatat(dir_->get(), part.c_str(), &named, AT_SYMLINK_NOFOLLOW) != 0 ||
+        ours.st_ino != named.st_ino || ours.st_dev != named.st_dev) {
+      ec = std::make_error_code(std::errc::device_or_resource_busy);
+      continue;
+    }
+    disk_.file = std::move(file);
+    if (options_.hash) disk_.hash.emplace();
+    name = disk_.name;
+    return {};
+  }
+  return ec;
+}
+
+std::error_code UploadFile::write_chunk(const Chunk& chunk) noexcept {
+  disk_.since_check += chunk.size;
+  if (disk_.since_check >= Limits::kCheckEvery) {
+    disk_.since_check = 0;
+    if (!has_room_at(disk_.file.get(), options_.min_free_bytes)) {
+      return std::make_error_code(std::errc::no_space_on_device);
+    }
+  }
+  std::span<const char> bytes(chunk.bytes.get(), chunk.size);
+  if (disk_.hash) disk_.hash->update(bytes);
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(disk_.file.get(), bytes.data(), bytes.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno_code();
+    }
+    bytes = bytes.subspan(static_cast<size_t>(n));
+    disk_.written += static_cast<uint64_t>(n);
+  }
+  if (disk_.written - disk_.writeback_from >= Limits::kWritebackEvery) {
+    // No-ops on tmpfs, which has no writeback.
+    ::sync_file_range(disk_.file.get(), static_cast<off_t>(disk_.writeback_from),
+                      static_cast<off_t>(disk_.written - disk_.writeback_from),
+                      SYNC_FILE_RANGE_WRITE);
+    if (disk_.waited_to < disk_.previous_window) {
+      ::sync_file_range(disk_.file.get(), static_cast<off_t>(disk_.waited_to),
+                        static_cast<off_t>(disk_.previous_window - disk_.waited_to),
+                        SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                            SYNC_FILE_RANGE_WAIT_AFTER);
+      disk_.waited_to = disk_.previous_window;
+    }
+    disk_.previous_window = disk_.writeback_from;
+    disk_.writeback_from = disk_.written;
+  }
+  return {};
+}
+
+std::error_code UploadFile::commit_file(std::string& digest) noexcept {
+  if (::fsync(disk_.file.get()) != 0) return errno_code();
+  if (::renameat(dir_->get(), part_name(disk_.name).c_str(), dir_->get(), disk_.name.c_str()) != 0) {
+    return errno_code();
+  }
+  disk_.renamed = true;
+  disk_.file.reset();
+  // The rename is only durable once the directory itself is on disk.
+  if (::fsync(dir_->get()) != 0) return errno_code();
+  if (disk_.hash) digest = disk_.hash->hex_digest();
+  return {};
+}
+
+void UploadFile::abandon_file() noexcept {
+  if (!disk_.file && !disk_.renamed) return;  // never created
+  // No fsync: an incomplete upload need not survive a crash (recovery would
+  // find its ".part" then), and fsync is what stalled everyone.
+  const std::string from = disk_.renamed ? disk_.name : part_name(disk_.name);
+  const std::string to = disk_.name + std::string(kIncompleteSuffix);
+  ::renameat(dir_->get(), from.c_str(), dir_->get(), to.c_str());
+  disk_.file.reset();
+}
+
+void UploadFile::finished(FileJob& job) noexcept {
+  busy_ = false;
+  switch (job.kind_) {
+    case FileJob::Kind::kOpen:
+      if (job.result_) {
+        status_ = Status::kFailed;
+        error_ = job.result_;
+        drop_pending_work();
+      } else {
+        opened_ = true;
+        if (job.name_ != base_name_) {
+          // Renamed on a collision; keep what the session reports in step.
+          base_name_ = job.name_;
+          name_ = abandoned_ ? base_name_ + std::string(kIncompleteSuffix) : base_name_;
+        }
+        if (status_ == Status::kOpening) status_ = Status::kOpen;
+      }
+      break;
+    case FileJob::Kind::kWrite:
+      recycle(job.chunk_);
+      if (job.result_ && status_ != Status::kFailed) {
+        status_ = Status::kFailed;
+        error_ = job.result_;
+        drop_pending_work();
+      }
+      break;
+    case FileJob::Kind::kCommit:
+      if (job.result_) {
+        if (status_ != Status::kFailed) error_ = job.result_;
+        status_ = Status::kFailed;
+      } else if (status_ == Status::kCommitting) {
+        status_ = Status::kCommitted;
+        digest_ = std::move(job.digest_);
+      }
+      break;
+    case FileJob::Kind::kAbandon:
+      break;
+  }
+  start_next();
+  if (wake_) wake_();  // last: the session may abandon or commit from here
+}
+
+// The session's handle. Destroying it without commit or abandon abandons.
+class FileTarget final : public UploadTarget {
+ public:
+  explicit FileTarget(std::shared_ptr<UploadFile> file) : file_(std::move(file)) {}
+  ~FileTarget() override {
+    if (file_->status() != Status::kCommitted) file_->abandon();
+  }
+  Status status() const override { return file_->status(); }
+  std::error_code error() const override { return file_->error(); }
+  bool can_take() const override { return file_->can_take(); }
+  std::span<char> write_space(size_t max) override { return file_->write_space(max); }
+  void append(std::span<const char> bytes) override { file_->append(bytes); }
+  void commit() override { file_->commit(); }
+  void abandon() override { file_->abandon(); }
+  const std::string& name() const override { return file_->name(); }
+  std::string sha256() const override { return file_->digest(); }
+
+ private:
+  std::shared_ptr<UploadFile> file_;
+};
+
+class FailedTarget final : public UploadTarget {
+ public:
+  explicit FailedTarget(std::error_code error) : error_(error) {}
+  Status status() const override { return Status::kFailed; }
+  std::error_code error() const override { return error_; }
+  void append(std::span<const char>) override {}
+  void commit() override {}
+  void abandon() override {}
+  const std::string& name() const override { return name_; }
+
+ private:
+  std::error_code error_;
+  std::string name_;
+};
+
+}  // namespace
+
+std::unique_ptr<UploadTarget> failed_upload_target(std::error_code error) {
+  return std::make_unique<FailedTarget>(error);
+}
+
+std::unique_ptr<UploadTarget> open_upload_file(IoPool& pool, std::shared_ptr<const Fd> dir,
+                                               std::string name, UploadFileOptions options,
+                                               Wake wake) {
+  auto file = std::make_shared<UploadFile>(pool, std::move(dir), std::move(name), options,
+                                           std::move(wake));
+  file->start();
+  return std::make_unique<FileTarget>(std::move(file));
+}
+
+}  // namespace socketd
