@@ -212,9 +212,14 @@ std::unique_ptr<Session> ServiceRuntime::make_session(const ServiceSettings& set
     if (context_.uploads == nullptr || context_.io == nullptr) {
       return failed_upload_target(std::make_error_code(std::errc::no_such_file_or_directory));
     }
-    return context_.uploads->create(
-        *context_.io, {.min_free_bytes = min_free, .expected_bytes = size, .hash = hash},
-        std::move(wake));
+    // The ack protocol acknowledges each chunk once stored: write it at once.
+    // A stream upload is acknowledged once, at the end: gather big writes.
+    return context_.uploads->create(*context_.io,
+                                    {.min_free_bytes = min_free,
+                                     .expected_bytes = size,
+                                     .hash = hash,
+                                     .write_each_append = !hash},
+                                    std::move(wake));
   };
   auto finished = [this](const UploadResult& result) {
     const bool done = result.state == UploadResult::State::kFinished;

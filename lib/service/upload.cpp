@@ -17,7 +17,7 @@ void UploadSession::on_data(std::span<const char> chunk, Reply& reply) {
     return;
   }
   if (state_ == State::kOpening) {
-    // Kept by the target until the file exists; acknowledged then.
+    // Kept by the target until the file exists; acknowledged once stored.
     if (end) {
       commit_after_open_ = true;
       target_->commit();
@@ -26,6 +26,7 @@ void UploadSession::on_data(std::span<const char> chunk, Reply& reply) {
       bytes_ += chunk.size();
       ack_owed_ = true;
     }
+    advance(reply);
     return;
   }
   if (end) {
@@ -36,7 +37,7 @@ void UploadSession::on_data(std::span<const char> chunk, Reply& reply) {
   }
   target_->append(chunk);
   bytes_ += chunk.size();
-  if (target_->status() != UploadTarget::Status::kFailed) reply.send(options_.ack_word);
+  ack_owed_ = true;
   advance(reply);
 }
 
@@ -54,13 +55,14 @@ void UploadSession::advance(Reply& reply) {
       return;
     }
     state_ = commit_after_open_ ? State::kCommitting : State::kOpen;
-    if (ack_owed_) reply.send(options_.ack_word);
-    ack_owed_ = false;
   }
   if (state_ == State::kOpen && status == Status::kFailed) {
     fail("cannot write upload: " + target_->error().message(), reply);
   } else if (state_ == State::kCommitting && status == Status::kFailed) {
     fail("cannot make upload durable: " + target_->error().message(), reply);
+  } else if (state_ == State::kOpen && ack_owed_ && target_->stored() >= bytes_) {
+    ack_owed_ = false;
+    reply.send(options_.ack_word);
   } else if (state_ == State::kCommitting && status == Status::kCommitted) {
     state_ = State::kDone;
     report(UploadResult::State::kFinished, {});
@@ -75,7 +77,7 @@ bool UploadSession::accepts_input() const {
     case State::kCommitting:
       return false;
     case State::kOpen:
-      return target_->can_take();
+      return !ack_owed_ && target_->can_take();
     case State::kIdle:
     case State::kDone:
       break;

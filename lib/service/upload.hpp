@@ -40,6 +40,9 @@ class UploadTarget {
   // `max` bytes); empty: no such place, read elsewhere.
   virtual std::span<char> write_space(size_t /*max*/) { return {}; }
   virtual void append(std::span<const char> bytes) = 0;
+  // Bytes the file system has taken (write() returned): what survives a crash
+  // of the daemon, though not yet one of the machine.
+  virtual uint64_t stored() const = 0;
   // Flush, fsync, atomic rename to the final name, fsync the directory.
   virtual void commit() = 0;
   // Keeps what arrived under a name that marks it incomplete; no more wakes.
@@ -74,8 +77,9 @@ class UploadSession final : public Session {
   using Finished = std::function<void(const UploadResult&)>;
 
   // The file is opened on the first chunk, so a connection that sends nothing
-  // leaves nothing behind. That chunk is acknowledged once the file exists
-  // (or answered with the error); later chunks as soon as they are taken.
+  // leaves nothing behind. Each chunk is acknowledged once it is stored
+  // (written to the file system, so a crash of the daemon keeps it); the next
+  // chunk is read only then. The opener should write each append at once.
   UploadSession(const UploadOptions& options, Opener open, Finished finished)
       : options_(options), open_(std::move(open)), finished_(std::move(finished)) {}
   void on_data(std::span<const char> chunk, Reply& reply) override;
@@ -97,7 +101,7 @@ class UploadSession final : public Session {
   std::unique_ptr<UploadTarget> target_;
   uint64_t bytes_ = 0;
   State state_ = State::kIdle;
-  bool ack_owed_ = false;          // the first chunk waits for the file to exist
+  bool ack_owed_ = false;  // the last chunk is not acknowledged until stored
   bool commit_after_open_ = false;  // the first chunk was the end word
 };
 

@@ -58,6 +58,7 @@ bool has_room_at(int fd, uint64_t min_free_bytes) {
 struct Chunk {
   std::unique_ptr<char[]> bytes;
   size_t size = 0;
+  size_t capacity = 0;
 };
 
 class UploadFile;
@@ -118,8 +119,19 @@ class UploadFile final : public std::enable_shared_from_this<UploadFile> {
             std::min(max, Limits::kBufferBytes - filling_.size)};
   }
 
+  uint64_t stored() const { return stored_; }
+
   void append(std::span<const char> bytes) {
     if (!taking()) return;
+    if (options_.write_each_append) {
+      // A block of the chunk's own size: ack-protocol chunks are small, and a
+      // thousand such uploads must not each hold megabytes.
+      Chunk chunk{std::make_unique_for_overwrite<char[]>(bytes.size()), bytes.size(), bytes.size()};
+      std::memcpy(chunk.bytes.get(), bytes.data(), bytes.size());
+      ++queued_writes_;
+      push(FileJob::Kind::kWrite, std::move(chunk));
+      return;
+    }
     if (filling_.bytes && bytes.data() == filling_.bytes.get() + filling_.size &&
         bytes.size() <= Limits::kBufferBytes - filling_.size) {
       filling_.size += bytes.size();  // read straight into the buffer
@@ -176,6 +188,7 @@ class UploadFile final : public std::enable_shared_from_this<UploadFile> {
       filling_.bytes = std::make_unique_for_overwrite<char[]>(Limits::kBufferBytes);
     }
     filling_.size = 0;
+    filling_.capacity = Limits::kBufferBytes;
   }
 
   void send_filling() {
@@ -210,7 +223,8 @@ class UploadFile final : public std::enable_shared_from_this<UploadFile> {
 
   void recycle(Chunk& chunk) {
     --queued_writes_;
-    if (chunk.bytes && spares_.size() < Limits::kMaxQueuedWrites) {
+    if (chunk.bytes && chunk.capacity == Limits::kBufferBytes &&
+        spares_.size() < Limits::kMaxQueuedWrites) {
       spares_.push_back(std::move(chunk.bytes));
     }
   }
@@ -237,6 +251,7 @@ class UploadFile final : public std::enable_shared_from_this<UploadFile> {
   bool busy_ = false;                           // one job of this file in the pool
   bool abandoned_ = false;
   size_t queued_writes_ = 0;
+  uint64_t stored_ = 0;  // bytes whose write() returned
   Chunk filling_;
   std::vector<std::unique_ptr<char[]>> spares_;
 
@@ -387,6 +402,7 @@ void UploadFile::finished(FileJob& job) noexcept {
       }
       break;
     case FileJob::Kind::kWrite:
+      if (!job.result_) stored_ += job.chunk_.size;
       recycle(job.chunk_);
       if (job.result_ && status_ != Status::kFailed) {
         status_ = Status::kFailed;
@@ -422,6 +438,7 @@ class FileTarget final : public UploadTarget {
   bool can_take() const override { return file_->can_take(); }
   std::span<char> write_space(size_t max) override { return file_->write_space(max); }
   void append(std::span<const char> bytes) override { file_->append(bytes); }
+  uint64_t stored() const override { return file_->stored(); }
   void commit() override { file_->commit(); }
   void abandon() override { file_->abandon(); }
   const std::string& name() const override { return file_->name(); }
@@ -437,6 +454,7 @@ class FailedTarget final : public UploadTarget {
   Status status() const override { return Status::kFailed; }
   std::error_code error() const override { return error_; }
   void append(std::span<const char>) override {}
+  uint64_t stored() const override { return 0; }
   void commit() override {}
   void abandon() override {}
   const std::string& name() const override { return name_; }

@@ -25,6 +25,9 @@ struct UploadFileOptions {
   uint64_t min_free_bytes = 0;  // refuse (ENOSPC) below this much free space
   uint64_t expected_bytes = 0;  // the declared size, checked up front; 0: unknown
   bool hash = false;            // SHA-256 of the bytes, for UploadTarget::sha256()
+  // Each append goes to the disk as it is (the ack protocol acknowledges a
+  // chunk once stored) instead of being gathered into kBufferBytes writes.
+  bool write_each_append = false;
 };
 
 struct UploadFileLimits {

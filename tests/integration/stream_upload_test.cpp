@@ -174,6 +174,7 @@ TEST(StreamUpload, ClosingEarlyKeepsExactlyWhatArrivedAsIncomplete) {
     send_all(fd.get(), part);
   }
   ASSERT_TRUE(server.log().wait_for(LogEvent::kUploadIncomplete));
+  ASSERT_TRUE(server.wait_for_io());
   const auto incomplete = files_ending(server, ".incomplete");
   ASSERT_EQ(incomplete.size(), 1u);
   EXPECT_EQ(server.upload_files().size(), 1u);
@@ -189,6 +190,7 @@ TEST(StreamUpload, HalfCloseBeforeTheEndIsAnsweredWithWhatArrived) {
   EXPECT_EQ(recv_line(fd.get()), "ERROR connection ended after 10 of 20 bytes\n");
   EXPECT_TRUE(peer_closed(fd.get()));
   ASSERT_TRUE(server.log().wait_for(LogEvent::kUploadIncomplete));
+  ASSERT_TRUE(server.wait_for_io());
   EXPECT_EQ(files_ending(server, ".incomplete").size(), 1u);
 }
 
@@ -198,6 +200,7 @@ TEST(StreamUpload, ExtraBytesAreAnErrorNotAFinishedUpload) {
   send_all(fd.get(), "UPLOAD 4\nabcdef");
   EXPECT_EQ(recv_line(fd.get()), "ERROR more than the declared 4 bytes received\n");
   ASSERT_TRUE(server.log().wait_for(LogEvent::kUploadIncomplete));
+  ASSERT_TRUE(server.wait_for_io());
   EXPECT_TRUE(files_ending(server, ".incomplete").size() == 1u);
 }
 

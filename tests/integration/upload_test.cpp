@@ -104,6 +104,7 @@ TEST_F(Upload, DroppedConnectionLeavesAnIncompleteFile) {
   ASSERT_EQ(recv_once(fd.get()), "success");
   fd.reset();
   ASSERT_TRUE(server_.log().wait_for(LogEvent::kUploadIncomplete));
+  ASSERT_TRUE(server_.wait_for_io());
   std::vector<std::string> incomplete;
   for (const auto& f : server_.upload_files()) {
     if (f.ends_with(".incomplete")) incomplete.push_back(f);
@@ -121,6 +122,7 @@ TEST_F(Upload, ResetMidUploadIsKeptAsIncomplete) {
   ::setsockopt(fd.get(), SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
   fd.reset();
   ASSERT_TRUE(server_.log().wait_for(LogEvent::kUploadIncomplete));
+  ASSERT_TRUE(server_.wait_for_io());
   const auto files = server_.upload_files();
   ASSERT_EQ(files.size(), 1u);
   EXPECT_TRUE(files[0].ends_with(".incomplete"));

@@ -1,7 +1,9 @@
 // Drives a pure protocol Session in unit tests: a Reply that records what the
-// session sent and when it closed, and every way to split an input.
+// session sent and when it closed (and forwards wakes to the session, as the
+// connection does from its event loop), and every way to split an input.
 #pragma once
 
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -22,6 +24,13 @@ class RecordingReply final : public Reply {
   void close() override {
     if (close_calls++ == 0) bytes_at_close = bytes.size();
   }
+  // Runs wake_session->on_wake(*this), if set; the test owns both lifetimes.
+  std::function<void()> waker() override {
+    return [this] {
+      ++wakes;
+      if (wake_session != nullptr) wake_session->on_wake(*this);
+    };
+  }
 
   std::string bytes;
   std::vector<std::string> sends;  // one entry per send() call
@@ -29,6 +38,8 @@ class RecordingReply final : public Reply {
   int close_calls = 0;
   size_t bytes_at_close = 0;
   bool sent_after_close = false;
+  Session* wake_session = nullptr;
+  int wakes = 0;
 };
 
 // One read's worth of bytes.

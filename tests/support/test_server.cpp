@@ -147,6 +147,20 @@ ServerTotals TestServer::totals() {
   return totals;
 }
 
+bool TestServer::wait_for_io() {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    size_t outstanding = 0;
+    run_in_loop([&] {
+      IoPool* pool = server_->io_pool();
+      outstanding = pool != nullptr ? pool->outstanding() : 0;
+    });
+    if (outstanding == 0) return true;
+    std::this_thread::yield();  // each check is a round trip through the loop
+  }
+  return false;
+}
+
 SocketAddress TestServer::address(const std::string& service) const {
   for (const auto& l : listeners_) {
     if (l.service == service) return l.address;

@@ -16,7 +16,7 @@
 #include "log/rate_limited_sink.hpp"
 #include "reactor/reactor.hpp"
 #include "server/server.hpp"
-#include "service/upload_store.hpp"
+#include "storage/upload_store.hpp"
 
 namespace socketd::test {
 
@@ -56,6 +56,10 @@ class TestServer {
   // Applies a new service list (ports 0 keep their sockets); returns apply()'s errors.
   std::vector<std::string> reconfigure(std::vector<ServiceConfig> services);
   ServerTotals totals();
+  // Waits (deadline 10 s) until no I/O job is outstanding: the upload files'
+  // last renames are done. Log records come first (they are written when the
+  // upload ends, the ".incomplete" rename follows on an I/O thread).
+  bool wait_for_io();
 
  private:
   class Mailbox;
