@@ -28,6 +28,11 @@ const char* to_string(Framing framing);
 struct DaemonConfig {
   LogLevel log_level = LogLevel::kInfo;
   uint32_t max_connections = 16384;  // all TCP services together
+  // Bytes queued for clients that do not read, all connections together;
+  // beyond it the largest queues are cut. 256 MiB: a thousand connections at
+  // the per-connection high-water mark; without it 16,384 such clients could
+  // make socketd hold ~4.5 GiB.
+  uint64_t max_output_bytes = 256u << 20;
   // Where uploads go. Empty in the file means: $STATE_DIRECTORY (set by
   // systemd's StateDirectory=) if present, else "./uploads".
   std::string upload_dir;

@@ -158,11 +158,21 @@ void Connection::fail_proxy_header(std::string_view reason) {
   finish(reason, true);  // graceful: a clean EOF tells a misconfigured client what happened
 }
 
+void Connection::queue_output(std::string_view bytes) {
+  if (bytes.empty()) return;
+  out_.append(bytes);
+  auto& context = service_.context();
+  context.queued_output += bytes.size();
+  if (context.queued_output > context.max_output_bytes && context.output_over_cap) {
+    context.output_over_cap();
+  }
+}
+
 void Connection::send(std::string_view first, std::string_view second) {
   if (closed_ || broken_) return;
   if (!out_.empty()) {
-    out_.append(first);
-    out_.append(second);
+    queue_output(first);
+    queue_output(second);
     return;
   }
   iovec iov[2] = {{const_cast<char*>(first.data()), first.size()},
@@ -184,10 +194,10 @@ void Connection::send(std::string_view first, std::string_view second) {
   auto sent = static_cast<size_t>(n);
   bytes_out_ += sent;
   if (sent < first.size()) {
-    out_.append(first.substr(sent));
-    out_.append(second);
+    queue_output(first.substr(sent));
+    queue_output(second);
   } else {
-    out_.append(second.substr(sent - first.size()));
+    queue_output(second.substr(sent - first.size()));
   }
 }
 
@@ -201,6 +211,7 @@ void Connection::flush() {
     }
     bytes_out_ += *n;
     out_.consume(*n);
+    service_.context().queued_output -= *n;
   }
   service_.touch(*this);
   if (close_requested_) {
@@ -242,6 +253,8 @@ void Connection::finish(std::string_view reason, bool graceful) {
       if (!n || *n == 0) break;
     }
   }
+  service_.context().queued_output -= out_.size();
+  out_.clear();
   // Closing the only descriptor of the socket also takes it out of the epoll
   // set (socketd never duplicates or passes on a client socket); events of this
   // turn that are already queued for it find closed_ set.

@@ -58,6 +58,7 @@ class Connection final : public IoHandler, private Reply {
   IdleHook& idle_hook() { return idle_; }
   IdleHook& age_hook() { return age_; }
   size_t queued_output() const { return out_.size(); }
+  ServiceRuntime& service() { return service_; }
   size_t index = 0;  // position in the owning ServiceRuntime's table
 
  private:
@@ -75,6 +76,8 @@ class Connection final : public IoHandler, private Reply {
   std::span<const char> take_proxy_header(std::span<const char> chunk);
   void fail_proxy_header(std::string_view reason);
   void flush();
+  // Appends to out_, keeping the daemon-wide count (max_output_bytes).
+  void queue_output(std::string_view bytes);
   // After the session ran: act on what it asked for (close, broken pipe).
   void settle();
   void finish(std::string_view reason, bool graceful);

@@ -22,6 +22,7 @@ void add_stats(ServiceStats& to, const ServiceStats& from) {
   to.denied += from.denied;
   to.timed_out += from.timed_out;
   to.proxy_errors += from.proxy_errors;
+  to.output_cut += from.output_cut;
 }
 
 std::error_code check_inherited(int fd, Transport transport) {
@@ -36,6 +37,16 @@ std::error_code check_inherited(int fd, Transport transport) {
 }  // namespace
 
 Server::Server(Reactor& reactor, Logger& logger) : context_(reactor, logger) {
+  // Not from inside the send that crossed the cap: that connection's session
+  // is running. After this event, on a timer.
+  context_.output_over_cap = [this] {
+    if (output_cut_pending_) return;
+    output_cut_pending_ = true;
+    context_.reactor.add_timer(std::chrono::milliseconds(0), [this] {
+      output_cut_pending_ = false;
+      cut_largest_outputs();
+    });
+  };
   auto pool = IoPool::create(reactor);
   if (pool) {
     io_ = std::move(*pool);
@@ -218,6 +229,7 @@ std::vector<std::string> Server::apply(const Config& config, InheritedSockets* i
   listeners_ = std::move(listeners);
 
   context_.max_connections = config.daemon.max_connections;
+  context_.max_output_bytes = config.daemon.max_output_bytes;
   context_.logger.set_level(config.daemon.log_level);
   auto shortest = std::chrono::milliseconds(1000);
   for (const auto& service : config.services) {
@@ -249,6 +261,32 @@ void Server::sweep() {
     add_stats(removed_stats_, runtime->stats());
     return true;
   });
+}
+
+void Server::cut_largest_outputs() {
+  const uint64_t cap = context_.max_output_bytes;
+  if (context_.queued_output <= cap) return;
+  std::vector<Connection*> queued;
+  for (auto& runtime : services_) runtime->collect_queued(queued);
+  for (auto& runtime : retiring_) runtime->collect_queued(queued);
+  std::sort(queued.begin(), queued.end(), [](const Connection* a, const Connection* b) {
+    return a->queued_output() > b->queued_output();
+  });
+  const uint64_t target = cap / 4 * 3;
+  const uint64_t before = context_.queued_output;
+  size_t cut = 0;
+  for (Connection* connection : queued) {
+    if (context_.queued_output <= target) break;
+    ++connection->service().stats().output_cut;
+    connection->abort("output not read: [daemon] max_output_bytes reached, largest queue cut");
+    ++cut;
+  }
+  context_.logger.log(LogLevel::kWarning,
+                      "[daemon] max_output_bytes (" + std::to_string(cap) + ") reached: " +
+                          std::to_string(before) + " bytes queued for clients that do not read; "
+                          "closed the " + std::to_string(cut) +
+                          " connection(s) with the largest queues (raise max_output_bytes if "
+                          "they were legitimate)");
 }
 
 void Server::stop_listening() {

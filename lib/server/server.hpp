@@ -60,6 +60,9 @@ class Server {
   size_t find_overlapping(const ServiceConfig& service, const std::vector<bool>& taken) const;
   void schedule_sweep();
   void sweep();
+  // [daemon] max_output_bytes exceeded: close the connections with the most
+  // output queued until the total is back under three quarters of the cap.
+  void cut_largest_outputs();
 
   ServerContext context_;
   // Declared before the services: destroyed after them, so the jobs of their
@@ -71,6 +74,7 @@ class Server {
   ServiceStats removed_stats_;  // counters of runtimes already destroyed
   std::chrono::milliseconds sweep_interval_{1000};
   TimerId sweep_timer_ = 0;
+  bool output_cut_pending_ = false;
 };
 
 }  // namespace socketd

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 
 #include "log/logger.hpp"
 #include "reactor/io_pool.hpp"
@@ -24,6 +25,12 @@ struct ServerContext {
   RandomSource random;
   uint32_t max_connections = 16384;
   uint32_t open_connections = 0;
+  // Output queued for clients, all connections together ([daemon] max_output_bytes).
+  uint64_t queued_output = 0;
+  uint64_t max_output_bytes = 256u << 20;
+  // Set by the Server: called (at most once a turn matters) when queued_output
+  // went over max_output_bytes; cuts the largest queues after this event.
+  std::function<void()> output_over_cap;
   // Every read lands here first; sessions keep only what they must, so an
   // idle connection owns no buffer memory. 64 KiB: one read can hold a full
   // socket receive queue burst.

@@ -292,6 +292,12 @@ void ServiceRuntime::sweep(Clock::time_point now) {
   }
 }
 
+void ServiceRuntime::collect_queued(std::vector<Connection*>& out) const {
+  for (const auto& connection : connections_) {
+    if (connection->queued_output() > 0) out.push_back(connection.get());
+  }
+}
+
 void ServiceRuntime::abort_all(std::string_view reason) {
   while (!connections_.empty()) connections_.back()->abort(reason);
 }

@@ -53,6 +53,7 @@ struct ServiceStats {
   uint64_t denied = 0;   // by allow/deny
   uint64_t timed_out = 0;  // idle or upload timeout
   uint64_t proxy_errors = 0;  // closed for a bad, missing or late PROXY header
+  uint64_t output_cut = 0;    // closed: [daemon] max_output_bytes, largest queue first
 };
 
 class ServiceRuntime {
@@ -90,6 +91,8 @@ class ServiceRuntime {
   // Closes connections idle longer than idle_timeout, and uploads older than upload_timeout.
   void sweep(Clock::time_point now);
   void abort_all(std::string_view reason);
+  // Appends every connection with output queued (for max_output_bytes).
+  void collect_queued(std::vector<Connection*>& out) const;
 
  private:
   void refuse(Fd fd, const SocketAddress& peer, std::string_view limit, LogLevel level);

@@ -67,9 +67,17 @@ void StreamUploadSession::store(std::span<const char> bytes, Reply& reply) {
     fail("more than the declared " + std::to_string(declared_) + " bytes received", reply);
     return;
   }
+  if (state_ == State::kOpening) {
+    // A target may be open (or have failed) at once: an append that fails
+    // must not pass for a failed open (no abandon, no report). No commit can
+    // start here: received_ < declared_ unless `bytes` is empty.
+    advance(reply);
+    if (state_ == State::kDone) return;
+  }
   if (!bytes.empty()) {
     target_->append(bytes);
-    received_ += bytes.size();
+    // A write refused at once stored nothing: the report counts what did.
+    if (target_->status() != UploadTarget::Status::kFailed) received_ += bytes.size();
   }
   advance(reply);
 }

@@ -36,7 +36,8 @@ void UploadSession::on_data(std::span<const char> chunk, Reply& reply) {
     return;
   }
   target_->append(chunk);
-  bytes_ += chunk.size();
+  // A write refused at once stored nothing: the report counts what did.
+  if (target_->status() != UploadTarget::Status::kFailed) bytes_ += chunk.size();
   ack_owed_ = true;
   advance(reply);
 }

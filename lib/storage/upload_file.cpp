@@ -7,6 +7,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -53,10 +54,27 @@ bool has_room_at(int fd, uint64_t min_free_bytes) {
   return static_cast<uint64_t>(st.f_bavail) * st.f_frsize >= min_free_bytes;
 }
 
+std::atomic<uint64_t> g_buffered{0};
+
+// Upload buffer memory, counted for upload_buffer_bytes().
+struct BlockFree {
+  size_t size = 0;
+  void operator()(char* p) const noexcept {
+    g_buffered.fetch_sub(size, std::memory_order_relaxed);
+    delete[] p;
+  }
+};
+using Block = std::unique_ptr<char[], BlockFree>;
+
+Block new_block(size_t size) {
+  g_buffered.fetch_add(size, std::memory_order_relaxed);
+  return Block(new char[size], BlockFree{size});
+}
+
 // A buffer on its way to the disk; recycled, since a fresh 1 MiB block costs
 // an mmap and 256 page faults.
 struct Chunk {
-  std::unique_ptr<char[]> bytes;
+  Block bytes;
   size_t size = 0;
   size_t capacity = 0;
 };
@@ -126,7 +144,7 @@ class UploadFile final : public std::enable_shared_from_this<UploadFile> {
     if (options_.write_each_append) {
       // A block of the chunk's own size: ack-protocol chunks are small, and a
       // thousand such uploads must not each hold megabytes.
-      Chunk chunk{std::make_unique_for_overwrite<char[]>(bytes.size()), bytes.size(), bytes.size()};
+      Chunk chunk{new_block(bytes.size()), bytes.size(), bytes.size()};
       std::memcpy(chunk.bytes.get(), bytes.data(), bytes.size());
       ++queued_writes_;
       push(FileJob::Kind::kWrite, std::move(chunk));
@@ -185,7 +203,7 @@ class UploadFile final : public std::enable_shared_from_this<UploadFile> {
       filling_.bytes = std::move(spares_.back());
       spares_.pop_back();
     } else {
-      filling_.bytes = std::make_unique_for_overwrite<char[]>(Limits::kBufferBytes);
+      filling_.bytes = new_block(Limits::kBufferBytes);
     }
     filling_.size = 0;
     filling_.capacity = Limits::kBufferBytes;
@@ -253,7 +271,7 @@ class UploadFile final : public std::enable_shared_from_this<UploadFile> {
   size_t queued_writes_ = 0;
   uint64_t stored_ = 0;  // bytes whose write() returned
   Chunk filling_;
-  std::vector<std::unique_ptr<char[]>> spares_;
+  std::vector<Block> spares_;
 
   // I/O side: only the running job touches these.
   struct Disk {
@@ -465,6 +483,8 @@ class FailedTarget final : public UploadTarget {
 };
 
 }  // namespace
+
+uint64_t upload_buffer_bytes() { return g_buffered.load(std::memory_order_relaxed); }
 
 std::unique_ptr<UploadTarget> failed_upload_target(std::error_code error) {
   return std::make_unique<FailedTarget>(error);

@@ -56,6 +56,9 @@ std::unique_ptr<UploadTarget> open_upload_file(IoPool& pool, std::shared_ptr<con
 // kFailed with `error`, and nothing ever reaches a disk.
 std::unique_ptr<UploadTarget> failed_upload_target(std::error_code error);
 
+// Bytes held in upload buffers by this process right now (all uploads).
+uint64_t upload_buffer_bytes();
+
 // A fresh server-chosen name: sortable by time, unguessable. Thread-safe.
 std::string new_upload_name();
 // The hidden name an upload has while it is written.

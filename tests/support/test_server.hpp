@@ -51,6 +51,8 @@ class TestServer {
   // server and log(), as the daemon has.
   void limit_log(uint32_t per_second);
 
+  // The server itself: touch it only inside run_in_loop().
+  Server& server() { return *server_; }
   // Runs `work` on the reactor thread and waits for it.
   void run_in_loop(std::function<void()> work);
   // Applies a new service list (ports 0 keep their sockets); returns apply()'s errors.
