@@ -111,6 +111,7 @@ RunResult TcpRunner::run() {
     begin_due_slots(now);
     while (const auto slot = pacer_.next_waiting(now)) connections_[*slot]->pull_work(now);
     run_ready_list();
+    if (options_.abort_after) release_aborts(now);
     if (now >= next_sweep) {
       for (const auto& connection : connections_) connection->check_deadline(now);
       next_sweep = now + kSweepInterval;
@@ -149,6 +150,23 @@ void TcpRunner::run_ready_list() noexcept {
   for (const uint64_t key : batch) {
     connections_[key >> 32]->on_io(static_cast<uint32_t>(key), EPOLLIN | EPOLLRDHUP);
   }
+}
+
+// --abort-after: once every slot has begun and no connection is still on its
+// way to the abort point (connecting, sending, waiting for an ack), reset all
+// the held ones in this one turn, so the server sees them end together.
+void TcpRunner::release_aborts(int64_t now) noexcept {
+  if (next_begin_ != connections_.size()) return;
+  bool any = false;
+  for (const auto& connection : connections_) {
+    if (connection->waiting_on_server()) return;
+    any = any || connection->holding_abort();
+  }
+  if (!any) return;
+  for (const auto& connection : connections_) {
+    if (connection->holding_abort()) connection->release_abort(now);
+  }
+  for (const auto& connection : connections_) connection->pull_work(now);
 }
 
 bool TcpRunner::dispatch(std::span<epoll_event> events) noexcept {

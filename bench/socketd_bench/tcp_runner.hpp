@@ -41,6 +41,7 @@ class TcpRunner {
   void begin_due_slots(int64_t now) noexcept;
   void run_ready_list() noexcept;
   bool dispatch(std::span<epoll_event> events) noexcept;  // false: stop requested
+  void release_aborts(int64_t now) noexcept;
   bool all_retired() const noexcept;
   bool all_settled() const noexcept;
   RunResult finish(int64_t now, bool interrupted);
