@@ -41,6 +41,7 @@ class TcpConnection {
   uint64_t shutdown() noexcept;
 
   uint64_t key() const noexcept { return uint64_t{slot_} << 32 | generation_; }
+  int socket_fd() const noexcept { return fd_.get(); }  // -1 when closed
   bool retired() const noexcept { return retired_; }
   // Connecting, or expecting a greeting or a reply.
   bool waiting_on_server() const noexcept { return fd_ && (connecting_ || awaiting_reply()); }
