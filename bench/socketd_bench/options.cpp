@@ -39,6 +39,7 @@ enum class Id {
   kExpect,
   kChunk,
   kFileSize,
+  kAbortAfter,
   kBatch,
   kHelp,
 };
@@ -73,6 +74,7 @@ constexpr Spec kSpecs[] = {
     {Id::kExpect, "--expect", nullptr, true, bit(Mode::kConnect)},
     {Id::kChunk, "--chunk", nullptr, true, bit(Mode::kUpload)},
     {Id::kFileSize, "--file-size", nullptr, true, bit(Mode::kUpload) | bit(Mode::kStream)},
+    {Id::kAbortAfter, "--abort-after", nullptr, true, bit(Mode::kUpload) | bit(Mode::kStream)},
     {Id::kBatch, "--batch", nullptr, true, bit(Mode::kUdp)},
     {Id::kHelp, "--help", "-h", false, kAllModes},
 };
@@ -257,6 +259,12 @@ std::string apply(const Spec& spec, std::string_view value, Options& options) {
       options.file_size = *n;
       return {};
     }
+    case Id::kAbortAfter: {
+      const auto n = parse_bytes(value);
+      if (!n) return bad("expected a size");
+      options.abort_after = *n;
+      return {};
+    }
     case Id::kBatch: {
       const auto n = parse_uint(value);
       if (!n || *n == 0 || *n > 1024) return bad("expected 1-1024");
@@ -285,6 +293,8 @@ std::string validate(const Options& o) {
     return "--pipeline > 1 needs echo or chat --framing line (chunk framing has no message "
            "boundaries)";
   }
+  if (o.abort_after && *o.abort_after >= o.file_size)
+    return "--abort-after must be below --file-size (the upload would be complete)";
   if (o.mode == Mode::kChat && o.random_min > o.random_max)
     return "--random-min is above --random-max";
   return {};
@@ -409,6 +419,10 @@ mode options
   --expect TEXT         connect: the exact banner
   --chunk BYTES         upload chunk size (default 1024)
   --file-size BYTES     upload / stream file size (default 64k)
+  --abort-after BYTES   upload / stream: once BYTES of the file are sent (upload:
+                        and acked), wait until every open connection got that
+                        far, then reset them all at once (SO_LINGER 0 -> RST);
+                        reported as aborted, not as errors
   --batch N             udp datagrams per sendmmsg (default 32)
 
 exit status: 0 all operations answered correctly, 1 errors or starved

@@ -46,6 +46,9 @@ struct Options {
   // upload, stream
   size_t chunk = 1024;             // upload only
   uint64_t file_size = 64 * 1024;
+  // Reset each upload (RST) once this many file bytes are sent (upload: and
+  // acknowledged); counted as aborted, not as an error.
+  std::optional<uint64_t> abort_after;
 
   // udp
   uint32_t batch = 32;  // datagrams per sendmmsg

@@ -169,6 +169,11 @@ void Report::print_table(std::FILE* out) const {
     const auto payload = static_cast<double>(stats.payload_bytes());
     std::fprintf(out, "%-16s %s durably stored (%s/s)\n", "uploaded", format_bytes(payload).c_str(),
                  format_bytes(per_second(payload)).c_str());
+    if (options_.abort_after) {
+      std::fprintf(out, "%-16s %llu uploads reset on purpose after %llu bytes (--abort-after)\n",
+                   "aborted", static_cast<ull>(stats.aborted()),
+                   static_cast<ull>(*options_.abort_after));
+    }
   }
   std::fprintf(out, "%-16s user %.2f s + sys %.2f s = %.0f%% of one core, max RSS %.1f MiB\n",
                "tool CPU", user_s_, sys_s_, cpu_percent(),
@@ -222,6 +227,9 @@ void Report::print_json(std::FILE* out) const {
                static_cast<ull>(stats.bytes_sent()), static_cast<ull>(stats.bytes_received()));
   if (options_.mode == Mode::kUpload || options_.mode == Mode::kStream) {
     std::fprintf(out, "\"bytes_uploaded\":%llu,", static_cast<ull>(stats.payload_bytes()));
+    if (options_.abort_after) {
+      std::fprintf(out, "\"aborted\":%llu,", static_cast<ull>(stats.aborted()));
+    }
   }
   std::fprintf(out,
                "\"cpu\":{\"user_s\":%.3f,\"sys_s\":%.3f,\"percent\":%.1f},\"max_rss_kib\":%ld,"

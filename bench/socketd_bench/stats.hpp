@@ -31,6 +31,8 @@ class Stats {
   void add_sent(uint64_t n) noexcept { bytes_sent_ += n; }
   void add_received(uint64_t n) noexcept { bytes_received_ += n; }
   void add_payload(uint64_t n) noexcept { payload_bytes_ += n; }
+  // An upload reset on purpose (--abort-after): neither an operation nor an error.
+  void record_abort() noexcept { ++aborted_; }
   void connection_opened() noexcept {
     ++connects_;
     ++open_;
@@ -44,6 +46,7 @@ class Stats {
   uint64_t bytes_sent() const noexcept { return bytes_sent_; }
   uint64_t bytes_received() const noexcept { return bytes_received_; }
   uint64_t payload_bytes() const noexcept { return payload_bytes_; }
+  uint64_t aborted() const noexcept { return aborted_; }
   uint64_t connects() const noexcept { return connects_; }
   uint64_t open_connections() const noexcept { return open_; }
   const Histogram& latency() const noexcept { return latency_; }
@@ -62,6 +65,7 @@ class Stats {
   uint64_t bytes_sent_ = 0;
   uint64_t bytes_received_ = 0;
   uint64_t payload_bytes_ = 0;  // upload: file bytes durably acknowledged
+  uint64_t aborted_ = 0;        // uploads reset on purpose (--abort-after)
   uint64_t connects_ = 0;       // TCP handshakes completed
   uint64_t open_ = 0;
   Histogram latency_;

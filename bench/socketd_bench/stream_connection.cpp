@@ -53,11 +53,17 @@ void StreamConnection::on_connected(int64_t /*now*/) noexcept {
 
 void StreamConnection::on_writable(int64_t now) noexcept {
   const uint64_t size = ctx_.options.file_size;
-  while (state_ == State::kSending && sent_ < size) {
-    const auto window = file_window(ctx_.payload, sent_, size);
+  // With --abort-after, send only that much of the file, then hold.
+  const uint64_t limit = ctx_.options.abort_after.value_or(size);
+  while (state_ == State::kSending && sent_ < limit) {
+    const auto window = file_window(ctx_.payload, sent_, limit);
     const size_t n = send_direct(window, now);
     sent_ += n;
     if (n < window.size()) return;  // full (on_writable() follows) or failed
+  }
+  if (state_ == State::kSending && limit < size) {
+    state_ = State::kHolding;
+    return;
   }
   if (state_ == State::kSending) {
     // All sent: say so, as a client without a length-aware reader would.
@@ -81,6 +87,12 @@ void StreamConnection::on_bytes(std::string_view bytes, int64_t now) noexcept {
   complete(scheduled_, now);
   state_ = State::kIdle;
   close_socket();  // the reply is the last byte the server sends
+}
+
+void StreamConnection::release_abort(int64_t /*now*/) noexcept {
+  if (state_ != State::kHolding) return;
+  state_ = State::kIdle;
+  reset_connection();
 }
 
 }  // namespace socketd::bench

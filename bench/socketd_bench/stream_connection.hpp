@@ -31,11 +31,13 @@ class StreamConnection final : public TcpConnection {
   void on_connected(int64_t now) noexcept override;
   void on_writable(int64_t now) noexcept override;
   void on_bytes(std::string_view bytes, int64_t now) noexcept override;
-  bool awaiting_reply() const noexcept override { return is_open(); }
+  bool awaiting_reply() const noexcept override { return is_open() && state_ != State::kHolding; }
+  bool holding_abort() const noexcept override { return is_open() && state_ == State::kHolding; }
+  void release_abort(int64_t now) noexcept override;
   uint64_t unanswered() const noexcept override { return is_open() ? 1 : 0; }
 
  private:
-  enum class State { kIdle, kSending, kAwaitReply };
+  enum class State { kIdle, kSending, kHolding, kAwaitReply };
 
   State state_ = State::kIdle;
   int64_t scheduled_ = 0;

@@ -223,6 +223,16 @@ void TcpConnection::update_deadline(int64_t now) noexcept {
   }
 }
 
+void TcpConnection::reset_connection() noexcept {
+  if (fd_) {
+    const linger hard{.l_onoff = 1, .l_linger = 0};
+    ::setsockopt(fd_.get(), SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+  }
+  ++completed_;
+  ctx_.stats.record_abort();
+  close_socket();
+}
+
 void TcpConnection::complete(int64_t scheduled, int64_t now) noexcept {
   ++completed_;
   ctx_.stats.record_op(now - scheduled);

@@ -41,9 +41,15 @@ class TcpConnection {
   uint64_t shutdown() noexcept;
 
   uint64_t key() const noexcept { return uint64_t{slot_} << 32 | generation_; }
+  int socket_fd() const noexcept { return fd_.get(); }  // -1 when closed
   bool retired() const noexcept { return retired_; }
   // Connecting, or expecting a greeting or a reply.
   bool waiting_on_server() const noexcept { return fd_ && (connecting_ || awaiting_reply()); }
+  // --abort-after: this connection sent its share and waits for the others
+  // (TcpRunner resets them all in one turn once none is still on its way).
+  virtual bool holding_abort() const noexcept { return false; }
+  // Resets the held connection (RST); it counts as aborted.
+  virtual void release_abort(int64_t /*now*/) noexcept {}
   // Asked the server for something (an operation, or a connection it had to
   // accept and greet) and never got a single operation completed. A slot the
   // run never gave work to (-n below -c, a low --rate) is not starved.
@@ -84,6 +90,9 @@ class TcpConnection {
   void shutdown_write() noexcept;
   void flush() noexcept;
   void complete(int64_t scheduled, int64_t now) noexcept;
+  // Closes with SO_LINGER 0, so the kernel sends RST and drops what is unsent;
+  // the operation counts as aborted (done, for the starved check).
+  void reset_connection() noexcept;
   void mark_established() noexcept { established_ = true; }
 
   bool is_open() const noexcept { return static_cast<bool>(fd_); }

@@ -1,6 +1,12 @@
 #include "tcp_runner.hpp"
 
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+
 #include <algorithm>
+#include <cstdio>
+#include <string>
+#include <unordered_set>
 
 #include "banner_connection.hpp"
 #include "chat_connection.hpp"
@@ -111,6 +117,7 @@ RunResult TcpRunner::run() {
     begin_due_slots(now);
     while (const auto slot = pacer_.next_waiting(now)) connections_[*slot]->pull_work(now);
     run_ready_list();
+    if (options_.abort_after) release_aborts(now);
     if (now >= next_sweep) {
       for (const auto& connection : connections_) connection->check_deadline(now);
       next_sweep = now + kSweepInterval;
@@ -123,7 +130,8 @@ RunResult TcpRunner::run() {
     if (pacer_.exhausted() && all_settled()) break;
 
     const int64_t wake = ready_.empty() ? std::min({end, next_sweep, progress.next_tick(),
-                                                    begin_time(next_begin_), pacer_.next_wakeup()})
+                                                    begin_time(next_begin_), pacer_.next_wakeup(),
+                                                    abort_check_at_})
                                         : now;
     if (!dispatch(epoll_.wait(events, wake - now))) {
       interrupted = true;
@@ -151,6 +159,72 @@ void TcpRunner::run_ready_list() noexcept {
   }
 }
 
+// --abort-after: once every slot has begun, no connection is still on its
+// way to the abort point (connecting, sending, waiting for an ack) and the
+// server has read every byte sent (so each upload it abandons holds exactly
+// --abort-after bytes, whatever its read speed), reset all the held ones in
+// this one turn, so the server sees them end together. A server that does not
+// read for --timeout gets the resets anyway.
+void TcpRunner::release_aborts(int64_t now) noexcept {
+  abort_check_at_ = kNever;
+  if (next_begin_ != connections_.size()) return;
+  bool any = false;
+  for (const auto& connection : connections_) {
+    if (connection->waiting_on_server()) return;
+    any = any || connection->holding_abort();
+  }
+  if (!any) return;
+  if (abort_held_since_ == kNever) abort_held_since_ = now;
+  if (now - abort_held_since_ < ctx_.timeout_ns && !server_read_everything()) {
+    abort_check_at_ = now + 2 * kNsPerMs;  // polled: no event says "the peer read it"
+    return;
+  }
+  abort_held_since_ = kNever;
+  for (const auto& connection : connections_) {
+    if (connection->holding_abort()) connection->release_abort(now);
+  }
+  for (const auto& connection : connections_) connection->pull_work(now);
+}
+
+// Every byte sent on the held connections was acknowledged (SIOCOUTQ 0) and
+// read by the server (its socket's rx_queue in /proc/net/tcp is 0). Only a
+// server on this host shows up there; for any other, true once acknowledged.
+bool TcpRunner::server_read_everything() const noexcept {
+  std::unordered_set<std::string> unread;  // "LOCAL REMOTE" of server sockets with unread bytes
+  if (std::FILE* f = std::fopen("/proc/net/tcp", "re")) {
+    char line[512];
+    while (std::fgets(line, sizeof line, f) != nullptr) {
+      char local[64], remote[64];
+      unsigned state = 0;
+      unsigned long tx = 0, rx = 0;
+      if (std::sscanf(line, " %*s %63s %63s %x %lx:%lx", local, remote, &state, &tx, &rx) == 5 &&
+          rx != 0) {
+        unread.insert(std::string(local) + " " + remote);
+      }
+    }
+    std::fclose(f);
+  }
+  for (const auto& connection : connections_) {
+    if (!connection->holding_abort()) continue;
+    const int fd = connection->socket_fd();
+    int queued = 0;
+    if (::ioctl(fd, SIOCOUTQ, &queued) == 0 && queued > 0) return false;
+    sockaddr_in self{}, peer{};
+    socklen_t self_len = sizeof self, peer_len = sizeof peer;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&self), &self_len) != 0 ||
+        ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0 ||
+        self.sin_family != AF_INET) {
+      continue;
+    }
+    // /proc/net/tcp prints the address as the raw 32-bit word, the port in host order.
+    char key[64];
+    std::snprintf(key, sizeof key, "%08X:%04X %08X:%04X", peer.sin_addr.s_addr,
+                  ntohs(peer.sin_port), self.sin_addr.s_addr, ntohs(self.sin_port));
+    if (unread.contains(key)) return false;
+  }
+  return true;
+}
+
 bool TcpRunner::dispatch(std::span<epoll_event> events) noexcept {
   bool keep_going = true;
   for (const epoll_event& event : events) {
@@ -170,11 +244,14 @@ bool TcpRunner::all_retired() const noexcept {
                      [](const auto& connection) { return connection->retired(); });
 }
 
-// Every slot has begun and none is connecting or waiting for an answer.
+// Every slot has begun and none is connecting, waiting for an answer or
+// holding for --abort-after.
 bool TcpRunner::all_settled() const noexcept {
   return next_begin_ == connections_.size() &&
          std::none_of(connections_.begin(), connections_.end(),
-                      [](const auto& connection) { return connection->waiting_on_server(); });
+                      [](const auto& connection) {
+                        return connection->waiting_on_server() || connection->holding_abort();
+                      });
 }
 
 RunResult TcpRunner::finish(int64_t now, bool interrupted) {

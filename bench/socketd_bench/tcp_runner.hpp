@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "clock.hpp"
 #include "endpoint.hpp"
 #include "epoll.hpp"
 #include "options.hpp"
@@ -41,6 +42,8 @@ class TcpRunner {
   void begin_due_slots(int64_t now) noexcept;
   void run_ready_list() noexcept;
   bool dispatch(std::span<epoll_event> events) noexcept;  // false: stop requested
+  void release_aborts(int64_t now) noexcept;
+  bool server_read_everything() const noexcept;
   bool all_retired() const noexcept;
   bool all_settled() const noexcept;
   RunResult finish(int64_t now, bool interrupted);
@@ -61,6 +64,8 @@ class TcpRunner {
   int64_t start_ns_ = 0;
   uint32_t next_begin_ = 0;  // slots [0, next_begin_) have begun
   int64_t connect_phase_ns_ = 0;
+  int64_t abort_check_at_ = kNever;  // --abort-after: next look at the server's queues
+  int64_t abort_held_since_ = kNever;
 };
 
 }  // namespace socketd::bench

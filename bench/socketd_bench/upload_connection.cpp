@@ -20,8 +20,14 @@ void UploadConnection::start_operation(int64_t scheduled, int64_t now) noexcept 
 
 void UploadConnection::send_next() noexcept {
   const uint64_t file_size = ctx_.options.file_size;
+  // With --abort-after, stop once that much is sent and acked, and hold.
+  const uint64_t limit = ctx_.options.abort_after.value_or(file_size);
+  if (sent_ >= limit && limit < file_size) {
+    state_ = State::kHolding;
+    return;
+  }
   if (sent_ < file_size) {
-    const auto n = static_cast<size_t>(std::min<uint64_t>(ctx_.options.chunk, file_size - sent_));
+    const auto n = static_cast<size_t>(std::min<uint64_t>(ctx_.options.chunk, limit - sent_));
     queue(ctx_.payload.message(chunk_seq_++, n));
     sent_ += n;
     state_ = State::kAwaitAck;
@@ -34,7 +40,7 @@ void UploadConnection::send_next() noexcept {
 
 void UploadConnection::on_bytes(std::string_view bytes, int64_t now) noexcept {
   while (!bytes.empty()) {
-    if (state_ == State::kIdle || state_ == State::kAwaitEof) {
+    if (state_ == State::kIdle || state_ == State::kAwaitEof || state_ == State::kHolding) {
       fail(ErrorKind::kWrongReply);  // an ack nobody asked for
       return;
     }
@@ -72,6 +78,12 @@ void UploadConnection::on_eof(int64_t now) noexcept {
   complete(scheduled_, now);
   state_ = State::kIdle;
   close_socket();
+}
+
+void UploadConnection::release_abort(int64_t /*now*/) noexcept {
+  if (state_ != State::kHolding) return;
+  state_ = State::kIdle;
+  reset_connection();
 }
 
 }  // namespace socketd::bench

@@ -33,11 +33,13 @@ class UploadConnection final : public TcpConnection {
   void on_connected(int64_t /*now*/) noexcept override { send_next(); }
   void on_bytes(std::string_view bytes, int64_t now) noexcept override;
   void on_eof(int64_t now) noexcept override;
-  bool awaiting_reply() const noexcept override { return is_open(); }
+  bool awaiting_reply() const noexcept override { return is_open() && state_ != State::kHolding; }
+  bool holding_abort() const noexcept override { return is_open() && state_ == State::kHolding; }
+  void release_abort(int64_t now) noexcept override;
   uint64_t unanswered() const noexcept override { return is_open() ? 1 : 0; }
 
  private:
-  enum class State { kIdle, kAwaitAck, kAwaitDurable, kAwaitEof };
+  enum class State { kIdle, kAwaitAck, kHolding, kAwaitDurable, kAwaitEof };
 
   void send_next() noexcept;
   void on_ack(int64_t now) noexcept;
