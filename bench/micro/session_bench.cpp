@@ -10,6 +10,7 @@
 #include "service/chat.hpp"
 #include "service/echo.hpp"
 #include "service/upload.hpp"
+#include "support/memory_upload_target.hpp"
 
 namespace {
 
@@ -86,28 +87,19 @@ void BM_BannerOpen(benchmark::State& state) {
 }
 BENCHMARK(BM_BannerOpen);
 
-// Keeps nothing: the upload protocol's own cost, without a file.
-class NullTarget final : public UploadTarget {
- public:
-  std::error_code append(std::span<const char> bytes) override {
-    benchmark::DoNotOptimize(bytes.data());
-    bytes_ += bytes.size();
-    return {};
-  }
-  std::error_code commit() override { return {}; }
-  void abandon() override {}
-  const std::string& name() const override { return name_; }
-
- private:
-  std::string name_ = "upload-00000000000000000000.bin";
-  size_t bytes_ = 0;
-};
-
-UploadSession::Opener null_opener() {
-  return [](std::error_code&) -> std::unique_ptr<UploadTarget> {
-    return std::make_unique<NullTarget>();
-  };
+// The tests' in-memory target, synchronous, keeping and hashing nothing: the
+// upload protocol's own cost, without a file.
+test::MemoryUploadLog& null_uploads() {
+  static test::MemoryUploadLog log = [] {
+    test::MemoryUploadLog l;
+    l.keep_data = false;
+    l.hash = false;
+    return l;
+  }();
+  return log;
 }
+
+UploadSession::Opener null_opener() { return test::memory_opener(null_uploads()); }
 
 // One chunk of an upload in progress: append, acknowledge.
 void BM_UploadChunk(benchmark::State& state) {

@@ -4,11 +4,15 @@
 //   byte 0   flags: bit 0 opening the target fails (ENOSPC); bit 1 commit
 //            fails; bit 2 max_bytes = byte 1 (0 stays unlimited); bit 4 the
 //            connection ends by on_close() alone (reset) instead of FIN +
-//            on_close()
+//            on_close(); bit 5 the target is asynchronous: its operations
+//            stay pending until the input completes them; bit 6 (async) the
+//            pending operations complete after the FIN, before on_close()
 //   byte 1   max_bytes (when bit 2)
 //   byte 2   the n-th append fails (0: none)
 //   then chunks: a length byte L and L bytes, each one read; L == 0 is the
-//   peer's FIN and ends the input.
+//   peer's FIN and ends the input. Async: L == 0xFF completes the oldest
+//   pending target operation instead; a read waits (completing operations)
+//   while the session accepts no input, as the connection does.
 //
 // Checked against a model that only knows the concatenated input: the bytes
 // appended are exactly the bytes after the header line, in order, never more
@@ -17,7 +21,8 @@
 // else "ERROR ..."; nothing is sent after close(); the target is opened only
 // for a valid header within max_bytes, with the declared size; exactly one
 // report per opened target, with the byte count; commit and abandon at most
-// once, and nothing reaches the target after either.
+// once, nothing reaches the target after either, nothing is appended while
+// it is full; a session that takes no input always has an operation pending.
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -60,44 +65,52 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint8_t fail_append = in.byte();
   const bool open_fails = flags & 1;
   const bool reset = flags & 16;
+  const bool async = flags & 32;
+  const bool drain_before_close = flags & 64;
 
   UploadOptions options;
   if (flags & 4) options.max_bytes = max_byte;
-  Storage storage;
-  std::vector<uint64_t> opened_for;  // the declared size of each open
-  storage.commit_fails = flags & 2;
+  MemoryUploadLog storage;
+  fail_on_violations(storage);
+  storage.async = async;
+  storage.max_pending_appends = 2;
+  if (open_fails) storage.open_error = std::make_error_code(std::errc::no_space_on_device);
+  if (flags & 2) storage.commit_error = std::make_error_code(std::errc::io_error);
   storage.fail_append_number = fail_append;
 
   RecordingReply reply;
-  std::string input;  // every byte the peer sent
+  std::string input;  // every byte the peer sent while the session listened
   bool eof = false;
   {
-    StreamUploadSession session(
-        options,
-        [&](uint64_t declared, std::error_code& ec) -> std::unique_ptr<UploadTarget> {
-          opened_for.push_back(declared);
-          if (open_fails) {
-            ec = std::make_error_code(std::errc::no_space_on_device);
-            return nullptr;
-          }
-          return std::make_unique<MemoryTarget>(storage);
-        },
-        [&](const UploadResult& r) { storage.reports.push_back(r); });
+    StreamUploadSession session(options, test::memory_stream_opener(storage),
+                                test::record_results(storage));
+    reply.session = &session;
     while (!in.empty()) {
-      const auto chunk = in.chunk();
+      const uint8_t length = in.byte();
+      if (async && length == kComplete) {
+        storage.complete_next();
+        continue;
+      }
+      const std::string_view chunk = in.take(length);
       if (chunk.empty()) {
         eof = true;
         break;
       }
-      input += chunk;
+      if (!reply.closed) wait_for_input(session, storage);
+      if (!reply.closed) input += chunk;
       session.on_data(as_span(chunk), reply);
       fuzz_check(reply.sent.size() <= 1, "more than one reply");
       fuzz_check(reply.sent.empty() == !reply.closed, "a reply without close or the reverse");
     }
     if (eof && !reset) session.on_eof(reply);
+    if (drain_before_close) storage.complete_all();
     session.on_close();
     session.on_close();
+    fuzz_check(storage.pending() == 0 || storage.target == nullptr,
+               "operations still pending after on_close()");
   }
+  const std::vector<uint64_t>& opened_for = storage.opened_for;
+  const auto& reports = storage.results;
 
   // The model: the header line, then the data.
   const size_t newline = input.find('\n');
@@ -126,17 +139,28 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   fuzz_check(opened_for.size() == 1 && opened_for[0] == *declared,
              "target not opened once with the declared size");
+  const bool refused_open = answer.starts_with("ERROR not enough free disk space");
   if (open_fails) {
-    fuzz_check(answer.starts_with("ERROR not enough free disk space"), printable(answer));
-    fuzz_check(storage.reports.empty(), "report without a target");
+    fuzz_check(storage.data.empty() && !storage.committed, "stored bytes without a file");
+    if (refused_open || !async) {
+      fuzz_check(refused_open, printable(answer));
+      fuzz_check(reports.empty() && storage.abandons == 0, "report or abandon without a file");
+    } else {
+      // Async, the connection ended before the open was known to have failed.
+      fuzz_check(reports.size() == 1 && reports[0].state == UploadResult::State::kIncomplete &&
+                     storage.abandons == 1,
+                 "upload cut short while opening: not reported incomplete once");
+      fuzz_check(answer.empty() || answer.starts_with("ERROR "), printable(answer));
+    }
     return 0;
   }
   const std::string_view body = std::string_view(input).substr(newline + 1);
   fuzz_check(body.starts_with(storage.data), "stored bytes are not the bytes after the header");
   fuzz_check(storage.data.size() <= *declared, "stored more than declared");
-  fuzz_check(storage.reports.size() == 1, std::to_string(storage.reports.size()) + " reports");
-  const UploadResult& r = storage.reports.front();
-  fuzz_check(r.bytes == storage.data.size(), "report byte count");
+  fuzz_check(reports.size() == 1, std::to_string(reports.size()) + " reports");
+  const UploadResult& r = reports.front();
+  fuzz_check(r.bytes == storage.taken_bytes, "report byte count");
+  if (!async) fuzz_check(r.bytes == storage.data.size(), "report byte count: stored");
   if (storage.committed) {
     Sha256 hash;
     hash.update(as_span(storage.data));
@@ -153,7 +177,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                "unfinished upload reported wrongly");
     fuzz_check(answer.empty() || answer.starts_with("ERROR "),
                "unfinished upload answered \"" + printable(answer) + "\"");
-    if (body.size() > *declared) fuzz_check(answer.starts_with("ERROR "), "extra bytes not refused");
+    // Async, extra bytes that arrive while the commit is pending are ignored.
+    if (body.size() > *declared && !async) {
+      fuzz_check(answer.starts_with("ERROR "), "extra bytes not refused");
+    }
   }
   return 0;
 }

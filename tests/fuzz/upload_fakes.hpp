@@ -1,19 +1,22 @@
 // Fakes shared by the upload fuzz targets (fuzz_upload, fuzz_stream_upload):
-// a Reply that records what was sent and checks nothing is sent after
-// close(), and an in-memory UploadTarget that checks the target protocol
-// (nothing after commit or abandon, each at most once) and can fail on demand.
+// a Reply that records what was sent, checks nothing is sent after close()
+// and forwards wakes to the session; the in-memory UploadTarget is the one
+// of the unit tests (support/memory_upload_target.hpp), with its protocol
+// checks turned into fuzz failures.
 #pragma once
 
-#include <span>
+#include <functional>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <vector>
 
 #include "fuzz_input.hpp"
-#include "service/upload.hpp"
+#include "service/session.hpp"
+#include "support/memory_upload_target.hpp"
 
 namespace socketd::fuzz {
+
+using test::MemoryUploadLog;
 
 class RecordingReply final : public Reply {
  public:
@@ -22,54 +25,35 @@ class RecordingReply final : public Reply {
     sent.push_back(std::string(first) + std::string(second));
   }
   void close() override { closed = true; }
+  // What the connection does when the target's work completes.
+  std::function<void()> waker() override {
+    return [this] {
+      if (session != nullptr) session->on_wake(*this);
+    };
+  }
 
   std::vector<std::string> sent;
   bool closed = false;
+  Session* session = nullptr;
 };
 
-// What the target saw; outlives it.
-struct Storage {
-  bool commit_fails = false;
-  int fail_append_number = 0;  // 1-based; 0: never
-  int opens = 0;
-  int appends = 0;
-  int commits = 0;
-  int abandons = 0;
-  bool committed = false;
-  std::string data;
-  std::vector<UploadResult> reports;
-};
+// A log whose target-protocol violations (append or commit after commit or
+// abandon, abandon twice or after a successful commit, append while full)
+// are fuzz failures.
+inline void fail_on_violations(MemoryUploadLog& log) {
+  log.on_violation = [](const std::string& what) { fuzz_check(false, "target protocol: " + what); };
+}
 
-class MemoryTarget final : public UploadTarget {
- public:
-  explicit MemoryTarget(Storage& s) : s_(s) {}
-  std::error_code append(std::span<const char> bytes) override {
-    fuzz_check(!s_.committed && s_.abandons == 0, "append after commit/abandon");
-    if (++s_.appends == s_.fail_append_number) {
-      return std::make_error_code(std::errc::no_space_on_device);
-    }
-    s_.data.append(bytes.data(), bytes.size());
-    return {};
-  }
-  std::error_code commit() override {
-    fuzz_check(!s_.committed && s_.abandons == 0, "commit after commit/abandon");
-    ++s_.commits;
-    if (s_.commit_fails) return std::make_error_code(std::errc::io_error);
-    s_.committed = true;
-    name_ = "upload-1";
-    return {};
-  }
-  void abandon() override {
-    fuzz_check(!s_.committed, "abandon after a successful commit");
-    fuzz_check(s_.abandons == 0, "abandoned twice");
-    ++s_.abandons;
-    name_ = "upload-1.incomplete";
-  }
-  const std::string& name() const override { return name_; }
+// Async inputs: a chunk length byte of kComplete finishes one pending target
+// operation instead of carrying data.
+inline constexpr uint8_t kComplete = 0xFF;
 
- private:
-  Storage& s_;
-  std::string name_ = ".upload-1.part";
-};
+// Before a read, as the connection does: complete pending operations while the
+// session takes no input. A session that waits with nothing pending is stuck.
+inline void wait_for_input(const Session& session, MemoryUploadLog& log) {
+  while (!session.accepts_input()) {
+    fuzz_check(log.complete_next(), "the session takes no input, but nothing is pending");
+  }
+}
 
 }  // namespace socketd::fuzz

@@ -35,7 +35,7 @@ struct MemoryUploadLog {
   bool async = false;                // operations stay pending until complete_next()
   size_t max_pending_appends = 0;    // async: can_take() false at this many; 0: no limit
   std::error_code open_error;        // opening fails with this (status kFailed)
-  int fail_append_number = 0;        // the n-th append (1-based) fails; 0: never
+  uint64_t fail_append_number = 0;   // the n-th append (1-based) fails; 0: never
   std::error_code append_error = std::make_error_code(std::errc::no_space_on_device);
   std::error_code commit_error;      // commit fails with this
   size_t write_space_bytes = 0;      // write_space() offers this much; 0: none
@@ -46,7 +46,7 @@ struct MemoryUploadLog {
   // What happened.
   int opens = 0;
   std::vector<uint64_t> opened_for;  // the size each open was given (0: classic)
-  int appends = 0;                   // append() calls on a target still taking
+  uint64_t appends = 0;              // append() calls on a target still taking
   int commits = 0;
   int abandons = 0;
   int completions = 0;               // operations completed by complete_next()

@@ -5,20 +5,25 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "service/sha256.hpp"
+#include "support/memory_upload_target.hpp"
 #include "support/session_driver.hpp"
 
 namespace socketd {
 namespace {
 
+using test::MemoryUploadLog;
 using test::RecordingReply;
 using test::all_splits;
 using test::describe;
 using test::feed;
+using test::memory_stream_opener;
+using test::record_results;
 
 // sha256sum of "hello world" and of nothing.
 constexpr std::string_view kHelloSha =
@@ -26,59 +31,19 @@ constexpr std::string_view kHelloSha =
 constexpr std::string_view kEmptySha =
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
-struct Storage {
-  std::string data;
-  std::vector<uint64_t> opened_for;  // declared size passed to each open
-  int commits = 0;
-  int abandons = 0;
-  std::error_code open_error;
-  std::error_code append_error;
-  std::error_code commit_error;
-  std::vector<UploadResult> results;
-};
-
-class FakeTarget final : public UploadTarget {
- public:
-  explicit FakeTarget(Storage& storage) : storage_(storage) {}
-  std::error_code append(std::span<const char> bytes) override {
-    if (storage_.append_error) return storage_.append_error;
-    storage_.data.append(bytes.data(), bytes.size());
-    return {};
-  }
-  std::error_code commit() override {
-    ++storage_.commits;
-    if (storage_.commit_error) return storage_.commit_error;
-    name_ = "upload-1";
-    return {};
-  }
-  void abandon() override {
-    ++storage_.abandons;
-    name_ = "upload-1.incomplete";
-  }
-  const std::string& name() const override { return name_; }
-
- private:
-  Storage& storage_;
-  std::string name_ = ".upload-1.part";
-};
-
+// The shared in-memory target (support/memory_upload_target.hpp): `storage`
+// is what it did; every test also checks that the session kept the target
+// protocol.
 struct Harness {
   explicit Harness(uint64_t max_bytes = 0) { options.max_bytes = max_bytes; }
+  ~Harness() {
+    for (const auto& v : storage.violations) ADD_FAILURE() << "target protocol: " << v;
+  }
   StreamUploadSession make() {
-    return StreamUploadSession(
-        options,
-        [this](uint64_t size, std::error_code& ec) -> std::unique_ptr<UploadTarget> {
-          storage.opened_for.push_back(size);
-          if (storage.open_error) {
-            ec = storage.open_error;
-            return nullptr;
-          }
-          return std::make_unique<FakeTarget>(storage);
-        },
-        [this](const UploadResult& result) { storage.results.push_back(result); });
+    return StreamUploadSession(options, memory_stream_opener(storage), record_results(storage));
   }
   UploadOptions options;
-  Storage storage;
+  MemoryUploadLog storage;
 };
 
 void feed_all(StreamUploadSession& session, RecordingReply& reply,
@@ -95,27 +60,74 @@ TEST(Sha256, MatchesKnownDigests) {
   EXPECT_EQ(hash.hex_digest(), kHelloSha);
 }
 
+// When the target's operations finish. kSync: inside each call (a memory
+// target). kEager: the disk catches up after every read. kLazy: only when the
+// connection would otherwise stop reading (accepts_input() false), and at the
+// end, so the open, the appends and the commit stay pending as long as they can.
+enum class Completion { kSync, kEager, kLazy };
+constexpr Completion kCompletions[] = {Completion::kSync, Completion::kEager, Completion::kLazy};
+
+const char* describe(Completion c) {
+  switch (c) {
+    case Completion::kSync: return "sync";
+    case Completion::kEager: return "async, eager";
+    case Completion::kLazy: return "async, lazy";
+  }
+  return "?";
+}
+
+void configure(MemoryUploadLog& storage, Completion c) {
+  storage.async = c != Completion::kSync;
+  storage.max_pending_appends = 2;  // like the file's two queued writes
+}
+
+// Reads as the connection does them: only while the session takes input.
+void feed_as(Completion c, StreamUploadSession& session, RecordingReply& reply,
+             MemoryUploadLog& storage, const std::vector<std::string>& pieces) {
+  for (const auto& piece : pieces) {
+    if (c == Completion::kLazy) {
+      while (!session.accepts_input() && storage.complete_next()) {
+      }
+    }
+    ASSERT_TRUE(session.accepts_input()) << "the session waits, but nothing is pending";
+    feed(session, reply, piece);
+    if (c == Completion::kEager) storage.complete_all();
+  }
+}
+
 TEST(StreamUpload, EverySplitStoresTheBytesAndRepliesOnceWithCountAndChecksum) {
   const std::string input = "UPLOAD 11\nhello world";
-  for (const auto& pieces : all_splits(input)) {
-    Harness h;
-    auto session = h.make();
-    RecordingReply reply;
-    feed_all(session, reply, pieces);
-    SCOPED_TRACE(describe(pieces));
-    EXPECT_EQ(h.storage.data, "hello world");
-    ASSERT_EQ(reply.sends.size(), 1u);
-    EXPECT_EQ(reply.sends[0], "OK 11 sha256=" + std::string(kHelloSha) + "\n");
-    EXPECT_EQ(reply.close_calls, 1);
-    EXPECT_EQ(h.storage.commits, 1);
-    EXPECT_EQ(h.storage.abandons, 0);
-    EXPECT_EQ(h.storage.opened_for, std::vector<uint64_t>{11});
-    ASSERT_EQ(h.storage.results.size(), 1u);
-    EXPECT_EQ(h.storage.results[0].state, UploadResult::State::kFinished);
-    EXPECT_EQ(h.storage.results[0].bytes, 11u);
-    EXPECT_EQ(h.storage.results[0].sha256, kHelloSha);
-    session.on_close();
-    EXPECT_EQ(h.storage.abandons, 0);
+  for (const Completion c : kCompletions) {
+    for (const auto& pieces : all_splits(input)) {
+      SCOPED_TRACE(describe(c));
+      SCOPED_TRACE(describe(pieces));
+      Harness h;
+      configure(h.storage, c);
+      auto session = h.make();
+      RecordingReply reply;
+      reply.wake_session = &session;
+      feed_as(c, session, reply, h.storage, pieces);
+      if (c == Completion::kLazy) {
+        EXPECT_TRUE(reply.sends.empty()) << "nothing is durable before the commit completes";
+        EXPECT_FALSE(session.accepts_input());
+      }
+      h.storage.complete_all();
+      EXPECT_EQ(h.storage.data, "hello world");
+      ASSERT_EQ(reply.sends.size(), 1u);
+      EXPECT_EQ(reply.sends[0], "OK 11 sha256=" + std::string(kHelloSha) + "\n");
+      EXPECT_EQ(reply.close_calls, 1);
+      EXPECT_EQ(h.storage.commits, 1);
+      EXPECT_EQ(h.storage.abandons, 0);
+      EXPECT_EQ(h.storage.opened_for, std::vector<uint64_t>{11});
+      ASSERT_EQ(h.storage.results.size(), 1u);
+      EXPECT_EQ(h.storage.results[0].state, UploadResult::State::kFinished);
+      EXPECT_EQ(h.storage.results[0].bytes, 11u);
+      EXPECT_EQ(h.storage.results[0].sha256, kHelloSha);
+      EXPECT_EQ(h.storage.results[0].file, "upload-1");
+      session.on_close();
+      EXPECT_EQ(h.storage.abandons, 0);
+      EXPECT_FALSE(reply.sent_after_close);
+    }
   }
 }
 
@@ -200,24 +212,30 @@ TEST(StreamUpload, NoRoomForTheDeclaredSizeIsRefusedBeforeAnyData) {
 
 TEST(StreamUpload, BytesBeyondTheDeclaredSizeAreAnErrorAndNothingIsCommitted) {
   const std::string input = "UPLOAD 3\nabcd";
-  for (const auto& pieces : all_splits(input)) {
-    Harness h;
-    auto session = h.make();
-    RecordingReply reply;
-    feed_all(session, reply, pieces);
-    SCOPED_TRACE(describe(pieces));
-    // Once all three bytes arrived alone, the upload is finished and replied
-    // to; a later byte cannot undo that. Otherwise the extra byte is an error.
-    if (reply.bytes.starts_with("OK")) {
-      EXPECT_EQ(h.storage.data, "abc");
-      EXPECT_EQ(reply.send_calls, 1);
-      continue;
+  for (const Completion c : kCompletions) {
+    for (const auto& pieces : all_splits(input)) {
+      SCOPED_TRACE(describe(c));
+      SCOPED_TRACE(describe(pieces));
+      Harness h;
+      configure(h.storage, c);
+      auto session = h.make();
+      RecordingReply reply;
+      reply.wake_session = &session;
+      feed_as(c, session, reply, h.storage, pieces);
+      h.storage.complete_all();
+      // Once all three bytes arrived alone, the upload is finished and replied
+      // to; a later byte cannot undo that. Otherwise the extra byte is an error.
+      if (reply.bytes.starts_with("OK")) {
+        EXPECT_EQ(h.storage.data, "abc");
+        EXPECT_EQ(reply.send_calls, 1);
+        continue;
+      }
+      EXPECT_EQ(reply.bytes, "ERROR more than the declared 3 bytes received\n");
+      EXPECT_EQ(h.storage.commits, 0);
+      EXPECT_EQ(h.storage.abandons, 1);
+      ASSERT_EQ(h.storage.results.size(), 1u);
+      EXPECT_EQ(h.storage.results[0].state, UploadResult::State::kIncomplete);
     }
-    EXPECT_EQ(reply.bytes, "ERROR more than the declared 3 bytes received\n");
-    EXPECT_EQ(h.storage.commits, 0);
-    EXPECT_EQ(h.storage.abandons, 1);
-    ASSERT_EQ(h.storage.results.size(), 1u);
-    EXPECT_EQ(h.storage.results[0].state, UploadResult::State::kIncomplete);
   }
 }
 
@@ -269,6 +287,7 @@ TEST(StreamUpload, EofBeforeAnyHeaderJustCloses) {
 
 TEST(StreamUpload, WriteAndCommitFailuresAreReportedAndLeaveTheFileIncomplete) {
   Harness w;
+  w.storage.fail_append_number = 1;
   w.storage.append_error = std::make_error_code(std::errc::no_space_on_device);
   auto writing = w.make();
   RecordingReply write_reply;
@@ -287,6 +306,208 @@ TEST(StreamUpload, WriteAndCommitFailuresAreReportedAndLeaveTheFileIncomplete) {
   EXPECT_EQ(c.storage.abandons, 1);
   committing.on_close();
   EXPECT_EQ(c.storage.abandons, 1);
+}
+
+// Asynchronous targets: what the session waits for, and what it says when.
+struct AsyncHarness : Harness {
+  explicit AsyncHarness(uint64_t max_bytes = 0) : Harness(max_bytes) {
+    storage.async = true;
+    storage.max_pending_appends = 2;
+  }
+};
+
+TEST(StreamUploadAsync, NoReplyBeforeTheCommitCompletes) {
+  AsyncHarness h;
+  auto session = h.make();
+  RecordingReply reply;
+  reply.wake_session = &session;
+  feed(session, reply, "UPLOAD 11\n");
+  EXPECT_EQ(h.storage.opened_for, std::vector<uint64_t>{11});
+  EXPECT_FALSE(session.accepts_input()) << "no data is read before the file exists";
+  ASSERT_TRUE(h.storage.complete_next());  // the open
+  EXPECT_TRUE(session.accepts_input());
+  feed(session, reply, "hello world");
+  EXPECT_EQ(h.storage.commits, 1) << "every declared byte is in: commit asked for";
+  EXPECT_FALSE(session.accepts_input()) << "committing";
+  EXPECT_TRUE(reply.sends.empty());
+  ASSERT_TRUE(h.storage.complete_next());  // the append
+  EXPECT_TRUE(reply.sends.empty());
+  ASSERT_TRUE(h.storage.complete_next());  // the commit
+  EXPECT_EQ(reply.bytes, "OK 11 sha256=" + std::string(kHelloSha) + "\n");
+  EXPECT_EQ(reply.close_calls, 1);
+  EXPECT_TRUE(session.accepts_input()) << "done: nothing to wait for";
+  ASSERT_EQ(h.storage.results.size(), 1u);
+  EXPECT_EQ(h.storage.results[0].sha256, kHelloSha);
+}
+
+TEST(StreamUploadAsync, AFinAfterEveryByteWhileTheCommitIsPendingStillFinishes) {
+  AsyncHarness h;
+  auto session = h.make();
+  RecordingReply reply;
+  reply.wake_session = &session;
+  feed(session, reply, "UPLOAD 11\n");
+  h.storage.complete_all();
+  feed(session, reply, "hello world");
+  session.on_eof(reply);
+  EXPECT_EQ(reply.close_calls, 0) << "the reply is still owed";
+  EXPECT_EQ(h.storage.abandons, 0) << "every declared byte arrived: not incomplete";
+  h.storage.complete_all();
+  EXPECT_EQ(reply.bytes, "OK 11 sha256=" + std::string(kHelloSha) + "\n");
+  EXPECT_EQ(reply.close_calls, 1);
+  session.on_close();
+  EXPECT_EQ(h.storage.abandons, 0);
+  ASSERT_EQ(h.storage.results.size(), 1u);
+  EXPECT_EQ(h.storage.results[0].state, UploadResult::State::kFinished);
+}
+
+TEST(StreamUploadAsync, AFinAfterEveryByteWhileTheFileIsStillOpeningStillFinishes) {
+  AsyncHarness h;
+  auto session = h.make();
+  RecordingReply reply;
+  reply.wake_session = &session;
+  feed(session, reply, "UPLOAD 11\nhello world");  // data in the header's read
+  session.on_eof(reply);
+  EXPECT_EQ(reply.close_calls, 0);
+  EXPECT_EQ(h.storage.abandons, 0);
+  h.storage.complete_all();
+  EXPECT_EQ(reply.bytes, "OK 11 sha256=" + std::string(kHelloSha) + "\n");
+  session.on_close();
+  EXPECT_EQ(h.storage.abandons, 0);
+  EXPECT_EQ(h.storage.data, "hello world");
+}
+
+TEST(StreamUploadAsync, AFinBeforeEveryByteLeavesTheFileIncomplete) {
+  AsyncHarness h;
+  auto session = h.make();
+  RecordingReply reply;
+  reply.wake_session = &session;
+  feed(session, reply, "UPLOAD 10\nabc");
+  session.on_eof(reply);  // while the file is still being created
+  EXPECT_EQ(reply.bytes, "ERROR connection ended after 3 of 10 bytes\n");
+  EXPECT_EQ(reply.close_calls, 1);
+  EXPECT_EQ(h.storage.abandons, 1);
+  EXPECT_FALSE(h.storage.complete_next()) << "abandoned: nothing more happens";
+  session.on_close();
+  EXPECT_EQ(h.storage.abandons, 1);
+  EXPECT_EQ(h.storage.data, "abc") << "what arrived is kept";
+  EXPECT_FALSE(reply.sent_after_close);
+}
+
+TEST(StreamUploadAsync, NoRoomForTheDeclaredSizeIsRefusedOnceTheOpenFails) {
+  AsyncHarness h;
+  h.storage.open_error = std::make_error_code(std::errc::no_space_on_device);
+  auto session = h.make();
+  RecordingReply reply;
+  reply.wake_session = &session;
+  feed(session, reply, "UPLOAD 11\nhello");
+  EXPECT_TRUE(reply.sends.empty());
+  ASSERT_TRUE(h.storage.complete_next());
+  EXPECT_EQ(reply.bytes,
+            "ERROR not enough free disk space for 11 bytes; try again later or send a smaller "
+            "file\n");
+  EXPECT_EQ(reply.close_calls, 1);
+  EXPECT_TRUE(h.storage.data.empty()) << "nothing stored";
+  session.on_eof(reply);
+  session.on_close();
+  EXPECT_EQ(h.storage.abandons, 0) << "no file, nothing to abandon";
+  EXPECT_TRUE(h.storage.results.empty());
+  EXPECT_FALSE(reply.sent_after_close);
+}
+
+TEST(StreamUploadAsync, AcceptsInputOnlyWhileTheTargetCanTakeMore) {
+  AsyncHarness h;
+  auto session = h.make();
+  RecordingReply reply;
+  reply.wake_session = &session;
+  EXPECT_TRUE(session.accepts_input()) << "reading the header";
+  feed(session, reply, "UPLOAD 5\n");
+  EXPECT_FALSE(session.accepts_input()) << "opening";
+  ASSERT_TRUE(h.storage.complete_next());
+  EXPECT_TRUE(session.accepts_input());
+  feed(session, reply, "a");
+  EXPECT_TRUE(session.accepts_input()) << "one append pending";
+  feed(session, reply, "b");
+  EXPECT_FALSE(session.accepts_input()) << "two appends pending: the buffers are full";
+  ASSERT_TRUE(h.storage.complete_next());
+  EXPECT_TRUE(session.accepts_input()) << "a buffer came back";
+  feed(session, reply, "cde");
+  EXPECT_FALSE(session.accepts_input()) << "committing";
+  h.storage.complete_all();
+  EXPECT_TRUE(session.accepts_input());
+  EXPECT_EQ(h.storage.data, "abcde");
+  EXPECT_TRUE(reply.bytes.starts_with("OK 5 ")) << reply.bytes;
+}
+
+TEST(StreamUploadAsync, ResetDuringAPendingCommitAbandonsOnce) {
+  AsyncHarness h;
+  auto session = h.make();
+  RecordingReply reply;
+  reply.wake_session = &session;
+  feed(session, reply, "UPLOAD 2\n");
+  h.storage.complete_all();
+  feed(session, reply, "ab");
+  session.on_close();
+  EXPECT_EQ(h.storage.abandons, 1);
+  EXPECT_FALSE(h.storage.complete_next()) << "the commit never happens";
+  EXPECT_FALSE(h.storage.committed);
+  session.on_close();
+  EXPECT_EQ(h.storage.abandons, 1);
+  EXPECT_TRUE(reply.sends.empty());
+  ASSERT_EQ(h.storage.results.size(), 1u);
+  EXPECT_EQ(h.storage.results[0].state, UploadResult::State::kIncomplete);
+  EXPECT_EQ(h.storage.results[0].file, "upload-1.incomplete");
+  EXPECT_EQ(h.storage.data, "ab");
+}
+
+TEST(StreamUploadAsync, WriteAndCommitFailuresAreAnsweredWhenKnown) {
+  AsyncHarness w;
+  w.storage.fail_append_number = 2;
+  auto writing = w.make();
+  RecordingReply write_reply;
+  write_reply.wake_session = &writing;
+  feed(writing, write_reply, "UPLOAD 5\n");
+  w.storage.complete_all();
+  feed(writing, write_reply, "ab");
+  feed(writing, write_reply, "c");
+  EXPECT_TRUE(write_reply.sends.empty());
+  w.storage.complete_all();
+  EXPECT_EQ(write_reply.bytes, "ERROR cannot write upload: " +
+                                   std::make_error_code(std::errc::no_space_on_device).message() +
+                                   "\n");
+  EXPECT_EQ(w.storage.abandons, 1);
+  writing.on_close();
+  EXPECT_EQ(w.storage.abandons, 1);
+  EXPECT_EQ(w.storage.data, "ab");
+
+  AsyncHarness c;
+  c.storage.commit_error = std::make_error_code(std::errc::io_error);
+  auto committing = c.make();
+  RecordingReply commit_reply;
+  commit_reply.wake_session = &committing;
+  feed(committing, commit_reply, "UPLOAD 2\nab");
+  c.storage.complete_all();
+  EXPECT_TRUE(commit_reply.bytes.starts_with("ERROR cannot make upload durable: "))
+      << commit_reply.bytes;
+  EXPECT_EQ(c.storage.abandons, 1);
+  committing.on_close();
+  EXPECT_EQ(c.storage.abandons, 1);
+}
+
+TEST(StreamUpload, ReadsLandInTheTargetsWriteSpaceOnlyWhileTakingData) {
+  Harness h;
+  h.storage.write_space_bytes = 64;
+  auto session = h.make();
+  RecordingReply reply;
+  EXPECT_TRUE(session.input_space().empty()) << "the header is read into the connection's buffer";
+  feed(session, reply, "UPLOAD 5\n");
+  const std::span<char> space = session.input_space();
+  ASSERT_EQ(space.size(), 64u);
+  std::memcpy(space.data(), "hello", 5);
+  session.on_data(space.first(5), reply);
+  EXPECT_EQ(h.storage.zero_copy_appends, 1);
+  EXPECT_EQ(h.storage.data, "hello");
+  EXPECT_EQ(reply.bytes.substr(0, 5), "OK 5 ");
+  EXPECT_TRUE(session.input_space().empty()) << "done";
 }
 
 }  // namespace

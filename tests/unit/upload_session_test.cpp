@@ -9,73 +9,33 @@
 #include <vector>
 
 #include "service/session.hpp"
+#include "support/memory_upload_target.hpp"
 #include "support/session_driver.hpp"
 
 namespace socketd {
 namespace {
 
+using test::MemoryUploadLog;
 using test::RecordingReply;
 using test::all_splits;
 using test::describe;
 using test::feed;
+using test::memory_opener;
+using test::record_results;
 
-// What the fake targets did; outlives them.
-struct Storage {
-  std::string data;
-  int opens = 0;
-  int appends = 0;
-  int commits = 0;
-  int abandons = 0;
-  bool open_fails = false;
-  int fail_append_number = 0;  // the n-th append (1-based) fails; 0: never
-  bool commit_fails = false;
-  std::vector<UploadResult> results;
-};
-
-class FakeTarget final : public UploadTarget {
- public:
-  explicit FakeTarget(Storage& storage) : storage_(storage) {}
-  std::error_code append(std::span<const char> bytes) override {
-    if (++storage_.appends == storage_.fail_append_number) {
-      return std::make_error_code(std::errc::no_space_on_device);
-    }
-    storage_.data.append(bytes.data(), bytes.size());
-    return {};
-  }
-  std::error_code commit() override {
-    ++storage_.commits;
-    if (storage_.commit_fails) return std::make_error_code(std::errc::io_error);
-    name_ = "upload-1";
-    return {};
-  }
-  void abandon() override {
-    ++storage_.abandons;
-    name_ = "upload-1.incomplete";
-  }
-  const std::string& name() const override { return name_; }
-
- private:
-  Storage& storage_;
-  std::string name_ = ".upload-1.part";
-};
-
+// The shared in-memory target (support/memory_upload_target.hpp): `storage`
+// is what it did; every test also checks that the session kept the target
+// protocol (nothing after commit or abandon, each at most once).
 struct Harness {
   explicit Harness(UploadOptions opts = {}) : options(opts) {}
+  ~Harness() {
+    for (const auto& v : storage.violations) ADD_FAILURE() << "target protocol: " << v;
+  }
   UploadSession make() {
-    return UploadSession(
-        options,
-        [this](std::error_code& ec) -> std::unique_ptr<UploadTarget> {
-          ++storage.opens;
-          if (storage.open_fails) {
-            ec = std::make_error_code(std::errc::permission_denied);
-            return nullptr;
-          }
-          return std::make_unique<FakeTarget>(storage);
-        },
-        [this](const UploadResult& result) { storage.results.push_back(result); });
+    return UploadSession(options, memory_opener(storage), record_results(storage));
   }
   UploadOptions options;
-  Storage storage;
+  MemoryUploadLog storage;
 };
 
 std::string repeat(std::string_view word, size_t n) {
@@ -199,47 +159,98 @@ TEST(UploadSessionTest, ConfiguredAckAndEndWords) {
   EXPECT_EQ(reply.close_calls, 1);
 }
 
+// When the target's operations finish. kSync: inside each call (a memory
+// target). kEager: the disk catches up after every read. kLazy: only when the
+// connection would otherwise stop reading (accepts_input() false), and at the
+// end, so appends, the open and the commit stay pending as long as they can.
+enum class Completion { kSync, kEager, kLazy };
+constexpr Completion kCompletions[] = {Completion::kSync, Completion::kEager, Completion::kLazy};
+
+const char* describe(Completion c) {
+  switch (c) {
+    case Completion::kSync: return "sync";
+    case Completion::kEager: return "async, eager";
+    case Completion::kLazy: return "async, lazy";
+  }
+  return "?";
+}
+
+void configure(MemoryUploadLog& storage, Completion c) {
+  storage.async = c != Completion::kSync;
+  storage.max_pending_appends = 2;  // like the file's two queued writes
+}
+
+// One read, as the connection does it: only when the session takes input.
+void feed_as(Completion c, UploadSession& session, RecordingReply& reply, MemoryUploadLog& storage,
+             std::string_view piece) {
+  if (c == Completion::kLazy) {
+    while (!session.accepts_input() && storage.complete_next()) {
+    }
+  }
+  ASSERT_TRUE(session.accepts_input()) << "the session waits, but nothing is pending";
+  feed(session, reply, piece);
+  if (c == Completion::kEager) storage.complete_all();
+}
+
 TEST(UploadSessionTest, DataArrivesByteIdenticalHoweverSplit) {
   const auto splits = all_splits(kFile);
   ASSERT_GT(splits.size(), 500u);
-  for (const auto& pieces : splits) {
-    Harness h;
-    auto session = h.make();
-    RecordingReply reply;
-    for (const auto& piece : pieces) feed(session, reply, piece);
-    feed(session, reply, "quit");
-    session.on_close();
-    ASSERT_EQ(h.storage.data, kFile) << describe(pieces);
-    ASSERT_EQ(reply.bytes, repeat("success", pieces.size() + 1)) << describe(pieces);
-    ASSERT_EQ(reply.sends.size(), pieces.size() + 1) << "one ack per chunk: " << describe(pieces);
-    ASSERT_EQ(h.storage.opens, 1);
-    ASSERT_EQ(h.storage.commits, 1);
-    ASSERT_EQ(h.storage.abandons, 0);
-    ASSERT_EQ(reply.close_calls, 1);
-    ASSERT_EQ(h.storage.results.size(), 1u);
-    ASSERT_EQ(h.storage.results[0].state, UploadResult::State::kFinished);
-    ASSERT_EQ(h.storage.results[0].bytes, kFile.size());
+  for (const Completion c : kCompletions) {
+    for (const auto& pieces : splits) {
+      SCOPED_TRACE(describe(c));
+      Harness h;
+      configure(h.storage, c);
+      auto session = h.make();
+      RecordingReply reply;
+      reply.wake_session = &session;
+      for (const auto& piece : pieces) feed_as(c, session, reply, h.storage, piece);
+      feed_as(c, session, reply, h.storage, "quit");
+      h.storage.complete_all();
+      session.on_close();
+      ASSERT_EQ(h.storage.data, kFile) << describe(pieces);
+      ASSERT_EQ(reply.bytes, repeat("success", pieces.size() + 1)) << describe(pieces);
+      ASSERT_EQ(reply.sends.size(), pieces.size() + 1) << "one ack per chunk: " << describe(pieces);
+      ASSERT_EQ(h.storage.opens, 1);
+      ASSERT_EQ(h.storage.commits, 1);
+      ASSERT_EQ(h.storage.abandons, 0);
+      ASSERT_EQ(reply.close_calls, 1);
+      ASSERT_FALSE(reply.sent_after_close);
+      ASSERT_EQ(h.storage.results.size(), 1u);
+      ASSERT_EQ(h.storage.results[0].state, UploadResult::State::kFinished);
+      ASSERT_EQ(h.storage.results[0].bytes, kFile.size());
+      ASSERT_EQ(h.storage.results[0].file, "upload-1");
+    }
   }
 }
 
 TEST(UploadSessionTest, EofBeforeEndWordAbandonsExactlyOnceHoweverSplit) {
-  for (const auto& pieces : all_splits(kFile)) {
-    Harness h;
-    auto session = h.make();
-    RecordingReply reply;
-    for (const auto& piece : pieces) feed(session, reply, piece);
-    session.on_eof(reply);
-    session.on_close();  // the connection's last call always follows
-    ASSERT_EQ(h.storage.data, kFile) << describe(pieces);
-    ASSERT_EQ(h.storage.commits, 0);
-    ASSERT_EQ(h.storage.abandons, 1) << describe(pieces);
-    ASSERT_EQ(reply.close_calls, 1);
-    ASSERT_EQ(reply.bytes, repeat("success", pieces.size())) << "no ack for the EOF";
-    ASSERT_EQ(h.storage.results.size(), 1u);
-    ASSERT_EQ(h.storage.results[0].state, UploadResult::State::kIncomplete);
-    ASSERT_EQ(h.storage.results[0].bytes, kFile.size());
-    ASSERT_EQ(h.storage.results[0].file, "upload-1.incomplete");
-    ASSERT_FALSE(h.storage.results[0].reason.empty());
+  for (const Completion c : kCompletions) {
+    for (const auto& pieces : all_splits(kFile)) {
+      SCOPED_TRACE(describe(c));
+      Harness h;
+      configure(h.storage, c);
+      auto session = h.make();
+      RecordingReply reply;
+      reply.wake_session = &session;
+      for (const auto& piece : pieces) feed_as(c, session, reply, h.storage, piece);
+      // Lazy: the last chunk is not stored yet, so its ack is owed when the
+      // FIN comes; it is never sent, since the upload is incomplete.
+      const bool ack_owed = c == Completion::kLazy;
+      session.on_eof(reply);
+      ASSERT_EQ(h.storage.pending(), 0u) << "abandon drops (and keeps) what was pending";
+      session.on_close();  // the connection's last call always follows
+      ASSERT_EQ(h.storage.data, kFile) << describe(pieces);
+      ASSERT_EQ(h.storage.commits, 0);
+      ASSERT_EQ(h.storage.abandons, 1) << describe(pieces);
+      ASSERT_EQ(reply.close_calls, 1);
+      ASSERT_EQ(reply.bytes, repeat("success", pieces.size() - (ack_owed ? 1 : 0)))
+          << "no ack for the EOF";
+      ASSERT_EQ(h.storage.results.size(), 1u);
+      ASSERT_EQ(h.storage.results[0].state, UploadResult::State::kIncomplete);
+      ASSERT_EQ(h.storage.results[0].bytes, kFile.size());
+      ASSERT_EQ(h.storage.results[0].file, "upload-1.incomplete");
+      ASSERT_FALSE(h.storage.results[0].reason.empty());
+    }
   }
 }
 
@@ -299,7 +310,7 @@ TEST(UploadSessionTest, AppendFailureRepliesErrorAndLeavesIncompleteOnce) {
 
 TEST(UploadSessionTest, CommitFailureRepliesErrorInsteadOfAckAndLeavesIncomplete) {
   Harness h;
-  h.storage.commit_fails = true;
+  h.storage.commit_error = std::make_error_code(std::errc::io_error);
   auto session = h.make();
   RecordingReply reply;
   feed(session, reply, "data\n");
@@ -319,7 +330,7 @@ TEST(UploadSessionTest, CommitFailureRepliesErrorInsteadOfAckAndLeavesIncomplete
 
 TEST(UploadSessionTest, OpenFailureRepliesErrorAndCloses) {
   Harness h;
-  h.storage.open_fails = true;
+  h.storage.open_error = std::make_error_code(std::errc::permission_denied);
   auto session = h.make();
   RecordingReply reply;
   feed(session, reply, "data");
@@ -389,13 +400,242 @@ TEST(UploadSessionTest, MaxBytesZeroMeansUnlimited) {
 
 TEST(UploadSessionTest, WorksWithoutAFinishedCallback) {
   const UploadOptions options;
-  Storage storage;
-  UploadSession session(
-      options, [&](std::error_code&) { return std::make_unique<FakeTarget>(storage); }, nullptr);
+  MemoryUploadLog storage;
+  UploadSession session(options, memory_opener(storage), nullptr);
   RecordingReply reply;
   feed(session, reply, "x");
   session.on_close();
   EXPECT_EQ(storage.abandons, 1) << "a missing callback must not skip the abandon";
+}
+
+// Asynchronous targets: what the session waits for, and what it says when.
+struct AsyncHarness : Harness {
+  explicit AsyncHarness(UploadOptions opts = {}) : Harness(opts) {
+    storage.async = true;
+    storage.max_pending_appends = 2;
+  }
+};
+
+TEST(UploadSessionAsyncTest, EachChunkIsAcknowledgedOnlyOnceStored) {
+  AsyncHarness h;
+  auto session = h.make();
+  RecordingReply reply;
+  reply.wake_session = &session;
+  EXPECT_TRUE(session.accepts_input());
+  feed(session, reply, "first");
+  EXPECT_EQ(h.storage.opens, 1);
+  EXPECT_TRUE(reply.sends.empty()) << "no ack before the file exists";
+  EXPECT_FALSE(session.accepts_input()) << "nothing more is read while the file is created";
+  ASSERT_TRUE(h.storage.complete_next());  // the open
+  EXPECT_EQ(reply.wakes, 1);
+  EXPECT_TRUE(reply.sends.empty()) << "the file exists, the chunk is not written yet";
+  EXPECT_FALSE(session.accepts_input());
+  ASSERT_TRUE(h.storage.complete_next());  // the append
+  EXPECT_EQ(reply.sends, std::vector<std::string>{"success"});
+  EXPECT_TRUE(session.accepts_input());
+  feed(session, reply, "second");
+  EXPECT_EQ(reply.sends.size(), 1u) << "acknowledged once stored, not once taken";
+  EXPECT_FALSE(session.accepts_input()) << "the next chunk is read only after the ack";
+  ASSERT_TRUE(h.storage.complete_next());
+  EXPECT_EQ(reply.sends, (std::vector<std::string>{"success", "success"}));
+  EXPECT_TRUE(session.accepts_input());
+  EXPECT_EQ(h.storage.data, "firstsecond");
+  EXPECT_EQ(reply.close_calls, 0);
+}
+
+TEST(UploadSessionAsyncTest, TheDurableAckComesOnlyAfterTheCommitCompletes) {
+  AsyncHarness h;
+  auto session = h.make();
+  RecordingReply reply;
+  reply.wake_session = &session;
+  feed(session, reply, "a\n");
+  h.storage.complete_all();
+  feed(session, reply, "bb\n");
+  h.storage.complete_all();
+  feed(session, reply, "quit");
+  EXPECT_EQ(h.storage.commits, 1);
+  EXPECT_EQ(reply.sends.size(), 2u) << "the end word is not acknowledged before it is durable";
+  EXPECT_EQ(reply.close_calls, 0);
+  EXPECT_FALSE(session.accepts_input()) << "committing";
+  EXPECT_TRUE(h.storage.results.empty());
+  h.storage.complete_all();
+  EXPECT_EQ(reply.sends, (std::vector<std::string>{"success", "success", "success"}));
+  EXPECT_EQ(reply.close_calls, 1);
+  EXPECT_FALSE(reply.sent_after_close);
+  EXPECT_TRUE(session.accepts_input()) << "done: nothing to wait for";
+  ASSERT_EQ(h.storage.results.size(), 1u);
+  EXPECT_EQ(h.storage.results[0].state, UploadResult::State::kFinished);
+  EXPECT_EQ(h.storage.results[0].bytes, 5u);
+  EXPECT_EQ(h.storage.data, "a\nbb\n");
+  session.on_close();
+  EXPECT_EQ(h.storage.abandons, 0);
+}
+
+TEST(UploadSessionAsyncTest, TheEndWordAsTheFirstChunkCommitsOnceTheFileExists) {
+  AsyncHarness h;
+  auto session = h.make();
+  RecordingReply reply;
+  reply.wake_session = &session;
+  feed(session, reply, "quit");
+  EXPECT_EQ(h.storage.commits, 1) << "asked for at once; the target runs it after the open";
+  ASSERT_TRUE(h.storage.complete_next());  // the open
+  EXPECT_TRUE(reply.sends.empty());
+  EXPECT_FALSE(session.accepts_input());
+  ASSERT_TRUE(h.storage.complete_next());  // the commit
+  EXPECT_EQ(reply.sends, std::vector<std::string>{"success"});
+  EXPECT_EQ(reply.close_calls, 1);
+  ASSERT_EQ(h.storage.results.size(), 1u);
+  EXPECT_EQ(h.storage.results[0].state, UploadResult::State::kFinished);
+  EXPECT_EQ(h.storage.results[0].bytes, 0u);
+}
+
+TEST(UploadSessionAsyncTest, AFinWhileTheCommitIsPendingStillFinishes) {
+  AsyncHarness h;
+  auto session = h.make();
+  RecordingReply reply;
+  reply.wake_session = &session;
+  feed(session, reply, "data");
+  h.storage.complete_all();
+  feed(session, reply, "quit");
+  session.on_eof(reply);  // the client half-closes after the end word
+  EXPECT_EQ(reply.close_calls, 0) << "the durable ack is still owed";
+  EXPECT_EQ(h.storage.abandons, 0);
+  h.storage.complete_all();
+  EXPECT_EQ(reply.sends, (std::vector<std::string>{"success", "success"}));
+  EXPECT_EQ(reply.close_calls, 1);
+  session.on_close();
+  EXPECT_EQ(h.storage.abandons, 0);
+  ASSERT_EQ(h.storage.results.size(), 1u);
+  EXPECT_EQ(h.storage.results[0].state, UploadResult::State::kFinished);
+}
+
+TEST(UploadSessionAsyncTest, AcceptsInputOnlyWhenNothingIsOwedAndTheTargetCanTakeMore) {
+  AsyncHarness h;
+  auto session = h.make();
+  RecordingReply reply;
+  reply.wake_session = &session;
+  feed(session, reply, "1");
+  EXPECT_FALSE(session.accepts_input()) << "opening";
+  ASSERT_TRUE(h.storage.complete_next());
+  EXPECT_FALSE(session.accepts_input()) << "open, the chunk's ack still owed";
+  ASSERT_TRUE(h.storage.complete_next());
+  EXPECT_TRUE(session.accepts_input()) << "stored and acknowledged";
+  h.storage.max_pending_appends = 1;
+  feed(session, reply, "2");
+  EXPECT_FALSE(session.accepts_input()) << "the target's buffers are full";
+  h.storage.complete_all();
+  EXPECT_TRUE(session.accepts_input());
+  feed(session, reply, "quit");
+  EXPECT_FALSE(session.accepts_input()) << "committing";
+  h.storage.complete_all();
+  EXPECT_TRUE(session.accepts_input());
+  EXPECT_EQ(h.storage.data, "12");
+  EXPECT_EQ(reply.bytes, repeat("success", 3));
+}
+
+TEST(UploadSessionAsyncTest, CloseDuringAPendingCommitAbandonsOnce) {
+  AsyncHarness h;
+  auto session = h.make();
+  RecordingReply reply;
+  reply.wake_session = &session;
+  feed(session, reply, "data");
+  h.storage.complete_all();
+  feed(session, reply, "quit");
+  session.on_close();  // reset before the file was durable
+  EXPECT_EQ(h.storage.abandons, 1);
+  EXPECT_FALSE(h.storage.complete_next()) << "the commit never happens";
+  EXPECT_FALSE(h.storage.committed);
+  session.on_close();
+  EXPECT_EQ(h.storage.abandons, 1);
+  EXPECT_EQ(reply.sends, std::vector<std::string>{"success"}) << "no durable ack";
+  ASSERT_EQ(h.storage.results.size(), 1u);
+  EXPECT_EQ(h.storage.results[0].state, UploadResult::State::kIncomplete);
+  EXPECT_EQ(h.storage.results[0].file, "upload-1.incomplete");
+  EXPECT_EQ(h.storage.data, "data");
+}
+
+TEST(UploadSessionAsyncTest, CloseWhileOpeningAbandonsOnceAndKeepsTheBytes) {
+  AsyncHarness h;
+  auto session = h.make();
+  RecordingReply reply;
+  reply.wake_session = &session;
+  feed(session, reply, "early");
+  session.on_close();
+  EXPECT_EQ(h.storage.abandons, 1);
+  EXPECT_EQ(h.storage.data, "early");
+  EXPECT_FALSE(h.storage.complete_next());
+  EXPECT_TRUE(reply.sends.empty());
+  ASSERT_EQ(h.storage.results.size(), 1u);
+  EXPECT_EQ(h.storage.results[0].state, UploadResult::State::kIncomplete);
+  EXPECT_EQ(h.storage.results[0].bytes, 5u);
+}
+
+TEST(UploadSessionAsyncTest, OpenFailureIsAnsweredWhenItIsKnown) {
+  AsyncHarness h;
+  h.storage.open_error = std::make_error_code(std::errc::no_space_on_device);
+  auto session = h.make();
+  RecordingReply reply;
+  reply.wake_session = &session;
+  feed(session, reply, "data");
+  EXPECT_TRUE(reply.sends.empty());
+  ASSERT_TRUE(h.storage.complete_next());
+  ASSERT_EQ(reply.sends.size(), 1u);
+  EXPECT_EQ(reply.sends[0], "error: cannot store upload: " +
+                                std::make_error_code(std::errc::no_space_on_device).message());
+  EXPECT_EQ(reply.close_calls, 1);
+  session.on_eof(reply);
+  session.on_close();
+  EXPECT_EQ(h.storage.abandons, 0) << "no file, nothing to abandon";
+  EXPECT_TRUE(h.storage.results.empty());
+  EXPECT_FALSE(reply.sent_after_close);
+}
+
+TEST(UploadSessionAsyncTest, AWriteFailureIsAnsweredWhenTheWriteCompletes) {
+  AsyncHarness h;
+  h.storage.fail_append_number = 2;
+  auto session = h.make();
+  RecordingReply reply;
+  reply.wake_session = &session;
+  feed(session, reply, "one\n");
+  h.storage.complete_all();
+  feed(session, reply, "two\n");
+  EXPECT_EQ(reply.sends, std::vector<std::string>{"success"}) << "the failure is not known yet";
+  EXPECT_EQ(reply.close_calls, 0);
+  ASSERT_TRUE(h.storage.complete_next());
+  ASSERT_EQ(reply.sends.size(), 2u);
+  EXPECT_EQ(reply.sends[1], "error: cannot write upload: " +
+                                std::make_error_code(std::errc::no_space_on_device).message());
+  EXPECT_EQ(reply.close_calls, 1);
+  EXPECT_EQ(h.storage.abandons, 1);
+  session.on_close();
+  EXPECT_EQ(h.storage.abandons, 1);
+  EXPECT_EQ(h.storage.commits, 0);
+  EXPECT_EQ(h.storage.data, "one\n");
+  ASSERT_EQ(h.storage.results.size(), 1u);
+  EXPECT_EQ(h.storage.results[0].state, UploadResult::State::kIncomplete);
+  EXPECT_EQ(h.storage.results[0].bytes, h.storage.taken_bytes);
+}
+
+TEST(UploadSessionAsyncTest, ACommitFailureIsAnsweredInsteadOfTheDurableAck) {
+  AsyncHarness h;
+  h.storage.commit_error = std::make_error_code(std::errc::io_error);
+  auto session = h.make();
+  RecordingReply reply;
+  reply.wake_session = &session;
+  feed(session, reply, "data");
+  h.storage.complete_all();
+  feed(session, reply, "quit");
+  session.on_eof(reply);
+  EXPECT_EQ(reply.close_calls, 0);
+  h.storage.complete_all();
+  ASSERT_EQ(reply.sends.size(), 2u);
+  EXPECT_EQ(reply.sends[1], "error: cannot make upload durable: " +
+                                std::make_error_code(std::errc::io_error).message());
+  EXPECT_EQ(reply.close_calls, 1);
+  session.on_close();
+  EXPECT_EQ(h.storage.abandons, 1);
+  ASSERT_EQ(h.storage.results.size(), 1u);
+  EXPECT_EQ(h.storage.results[0].state, UploadResult::State::kIncomplete);
 }
 
 }  // namespace
