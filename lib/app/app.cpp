@@ -4,6 +4,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "config/config_loader.hpp"
 
@@ -142,10 +143,17 @@ void App::report_reload(bool ok) {
   const std::string tmp = options_.reload_report_path + ".tmp";
   const std::string text =
       std::to_string(reload_generation_) + (ok ? " ok " : " failed ") + last_reload_ + "\n";
-  if (FILE* f = std::fopen(tmp.c_str(), "w")) {
-    std::fputs(text.c_str(), f);
-    std::fclose(f);
-    std::rename(tmp.c_str(), options_.reload_report_path.c_str());
+  FILE* f = std::fopen(tmp.c_str(), "w");
+  const bool written = f != nullptr && std::fputs(text.c_str(), f) >= 0;
+  if (f != nullptr && std::fclose(f) != 0) f = nullptr;
+  if (!written || f == nullptr || std::rename(tmp.c_str(), options_.reload_report_path.c_str()) != 0) {
+    // `socketd --signal-reload` (ExecReload=) waits for this file: say why it
+    // will time out instead of leaving the operator to guess.
+    logger_.log(LogLevel::kWarning, "cannot write the reload report " +
+                                        options_.reload_report_path + ": " +
+                                        std::strerror(errno) +
+                                        "; `systemctl reload` will not see the outcome "
+                                        "(check RuntimeDirectory=)");
   }
 }
 
@@ -206,6 +214,9 @@ std::string App::status_line() const {
        std::to_string(t.stats.timed_out) + " timed out; " +
        (t.stats.proxy_errors != 0
             ? std::to_string(t.stats.proxy_errors) + " bad PROXY headers; "
+            : std::string()) +
+       (t.stats.output_cut != 0
+            ? std::to_string(t.stats.output_cut) + " cut at max_output_bytes; "
             : std::string()) +
        "last reload: " + last_reload_;
   return s;

@@ -78,7 +78,12 @@ void Reactor::arm_timerfd() {
     spec.it_value.tv_sec = abs / 1'000'000'000;
     spec.it_value.tv_nsec = abs % 1'000'000'000;
   }
-  ::timerfd_settime(timerfd_.get(), TFD_TIMER_ABSTIME, &spec, nullptr);
+  if (::timerfd_settime(timerfd_.get(), TFD_TIMER_ABSTIME, &spec, nullptr) != 0) {
+    // Cannot happen with a valid fd and spec; if it did, no timer would ever
+    // fire again (watchdog, sweeps, drain): stop rather than hang.
+    error_ = errno_code();
+    running_ = false;
+  }
 }
 
 void Reactor::run() {
@@ -88,8 +93,16 @@ void Reactor::run() {
 
 void Reactor::run_once(std::chrono::milliseconds max_wait) {
   const int timeout = ready_.empty() ? static_cast<int>(max_wait.count()) : 0;
-  const int n = ::epoll_wait(epoll_.get(), events_.data(), static_cast<int>(events_.size()),
-                             timeout);
+  int n = ::epoll_wait(epoll_.get(), events_.data(), static_cast<int>(events_.size()), timeout);
+  if (n < 0) {
+    // EINTR: a signal handler ran (a debugger, a profiler); just turn again.
+    // Anything else means the epoll set itself is broken: stop, say why.
+    if (errno != EINTR) {
+      error_ = errno_code();
+      running_ = false;
+    }
+    n = 0;
+  }
   now_ = Clock::now();
   bool timer_fired = false;
   for (int i = 0; i < n; ++i) {

@@ -44,6 +44,9 @@ class Reactor {
   // The time this turn started; cheap, and what idle accounting needs.
   Clock::time_point now() const { return now_; }
   bool running() const { return running_; }
+  // Why run() returned on its own (epoll_wait or timerfd_settime failed);
+  // empty after stop().
+  std::error_code error() const { return error_; }
 
  private:
   Reactor(Fd epoll, Fd timer);
@@ -61,6 +64,7 @@ class Reactor {
   std::vector<epoll_event> events_;
   Clock::time_point now_ = Clock::now();
   bool running_ = false;
+  std::error_code error_;
 };
 
 }  // namespace socketd

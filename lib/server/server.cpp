@@ -177,7 +177,11 @@ std::vector<std::string> Server::apply(const Config& config, InheritedSockets* i
     auto restored = open_listener(back, nullptr);
     if (restored) {
       listeners_[j] = std::move(*restored);
-      listeners_[j]->attach(*services_[j]);
+      if (auto ec = listeners_[j]->attach(*services_[j])) {
+        errors.push_back("service '" + old_service.name + "': cannot watch its socket " +
+                         old_address.to_string() + " again after the failed reload: " +
+                         ec.message());
+      }
     } else {
       errors.push_back("service '" + old_service.name + "': lost its socket " +
                        old_address.to_string() + " while trying the reload: " +
