@@ -14,103 +14,38 @@ namespace socketd {
 
 ServiceRuntime::ServiceRuntime(ServerContext& context,
                                std::shared_ptr<const ServiceSettings> settings)
-    : context_(context), settings_(std::move(settings)) {}
+    : context_(context), settings_(settings), admission_(std::move(settings)) {}
 
 ServiceRuntime::~ServiceRuntime() { abort_all("daemon stopped"); }
 
 void ServiceRuntime::set_settings(std::shared_ptr<const ServiceSettings> settings) {
-  settings_ = std::move(settings);
-}
-
-PeerCounts::Key PeerCounts::key(const SocketAddress& peer) {
-  Key k;
-  if (peer.family() == AF_INET6) {
-    const auto& a = reinterpret_cast<const sockaddr_in6*>(peer.get())->sin6_addr;
-    if (IN6_IS_ADDR_V4MAPPED(&a)) {
-      std::memcpy(k.bytes.data(), a.s6_addr + 12, 4);
-    } else {
-      std::memcpy(k.bytes.data(), a.s6_addr, 16);
-      k.v6 = true;
-    }
-  } else if (peer.family() == AF_INET) {
-    std::memcpy(k.bytes.data(), &reinterpret_cast<const sockaddr_in*>(peer.get())->sin_addr, 4);
-  }
-  return k;
-}
-
-size_t PeerCounts::KeyHash::operator()(const Key& k) const noexcept {
-  uint64_t a, b;
-  std::memcpy(&a, k.bytes.data(), 8);
-  std::memcpy(&b, k.bytes.data() + 8, 8);
-  return std::hash<uint64_t>{}((a * 0x9e3779b97f4a7c15ull) ^ b ^ k.v6);
-}
-
-uint32_t PeerCounts::count(const SocketAddress& peer) const {
-  const auto it = counts_.find(key(peer));
-  return it == counts_.end() ? 0 : it->second;
-}
-
-void PeerCounts::remove(const SocketAddress& peer) {
-  const auto it = counts_.find(key(peer));
-  if (it != counts_.end() && --it->second == 0) counts_.erase(it);
-}
-
-bool ServiceRuntime::over_rate(Clock::time_point now) {
-  const uint32_t rate = settings_->config.max_connection_rate;
-  if (rate == 0) return false;
-  if (now - rate_window_ >= std::chrono::seconds(1)) {
-    rate_window_ = now;
-    rate_count_ = 0;
-  }
-  return ++rate_count_ > rate;
+  settings_ = settings;
+  admission_.set_settings(std::move(settings));
 }
 
 Admission ServiceRuntime::accept(Fd fd, const SocketAddress& peer) {
-  const auto& config = settings_->config;
-  const bool proxied = config.proxy_protocol;
-  if (proxied && !settings_->proxy_sources.allows(peer)) {
-    ++stats_.denied;
-    fd.reset();
-    log_refusal(peer, nullptr, "proxy_sources", LogLevel::kNotice);
-    return Admission::kRefused;
-  }
-  if (!proxied && !client_allowed(peer, nullptr)) {
-    fd.reset();
-    return Admission::kRefused;
-  }
-  if (over_rate(context_.reactor.now())) {
-    // Like xinetd's cps: pause, then start counting afresh once resumed.
-    rate_window_ = context_.reactor.now() + config.rate_pause;
-    rate_count_ = 0;
-    refuse(std::move(fd), peer,
-           "max_connection_rate (" + std::to_string(config.max_connection_rate) +
-               "/s); listener paused for " + std::to_string(config.rate_pause.count()) + " ms",
-           LogLevel::kWarning);
-    return Admission::kRateExceeded;
-  }
-  if (context_.open_connections >= context_.max_connections) {
-    refuse(std::move(fd), peer, "[daemon] max_connections", LogLevel::kWarning);
-    return Admission::kRefused;
-  }
-  if (config.max_connections != 0 && connections_.size() >= config.max_connections) {
-    refuse(std::move(fd), peer, "max_connections", LogLevel::kWarning);
-    return Admission::kRefused;
-  }
-  if (!proxied && !client_within_per_source(peer, nullptr)) {
-    fd.reset();
-    return Admission::kRefused;
-  }
   const auto now = context_.reactor.now();
+  const auto refusal = admission_.check_accept(
+      peer, now,
+      {.service_open = connections_.size(),
+       .daemon_open = context_.open_connections,
+       .daemon_max = context_.max_connections});
+  if (refusal) {
+    fd.reset();  // a clean close: the client sees EOF at once, not a hang
+    refused(*refusal, peer, nullptr);
+    return *refusal == Refusal::kRate ? Admission::kRateExceeded : Admission::kRefused;
+  }
+  const auto& config = settings_->config;
   ++stats_.connections_total;
   ++context_.open_connections;
   auto connection = std::make_unique<Connection>(*this, settings_, std::move(fd), peer);
-  if (proxied) {
+  if (config.proxy_protocol) {
     // Deadlines, not accept times: a reload may change the timeout, and each
     // connection keeps the one it was accepted under.
     awaiting_header_.touch(*connection->header_hook(), now + config.proxy_header_timeout);
   } else {
     opened(peer, nullptr);
-    per_source_.add(peer);
+    admission_.opened(peer);
   }
   connection->index = connections_.size();
   by_age_.touch(connection->age_hook(), now);
@@ -122,29 +57,13 @@ Admission ServiceRuntime::accept(Fd fd, const SocketAddress& peer) {
 bool ServiceRuntime::admit(Connection& connection) {
   awaiting_header_.unlink(*connection.header_hook());
   const SocketAddress& client = connection.peer();
-  if (!client_allowed(client, connection.proxy()) ||
-      !client_within_per_source(client, connection.proxy())) {
+  if (const auto refusal = admission_.check_client(client)) {
+    refused(*refusal, client, connection.proxy());
     return false;
   }
   opened(client, connection.proxy());
-  per_source_.add(client);
+  admission_.opened(client);
   return true;
-}
-
-bool ServiceRuntime::client_allowed(const SocketAddress& client, const SocketAddress* proxy) {
-  if (settings_->access.allows(client)) return true;
-  ++stats_.denied;
-  log_refusal(client, proxy, "allow/deny", LogLevel::kNotice);
-  return false;
-}
-
-bool ServiceRuntime::client_within_per_source(const SocketAddress& client,
-                                              const SocketAddress* proxy) {
-  const uint32_t limit = settings_->config.max_per_source;
-  if (limit == 0 || per_source_.count(client) < limit) return true;
-  ++stats_.refused;
-  log_refusal(client, proxy, "max_per_source", LogLevel::kWarning);
-  return false;
 }
 
 void ServiceRuntime::opened(const SocketAddress& client, const SocketAddress* proxy) {
@@ -161,31 +80,25 @@ void ServiceRuntime::opened(const SocketAddress& client, const SocketAddress* pr
   logger.log(record);
 }
 
-void ServiceRuntime::refuse(Fd fd, const SocketAddress& peer, std::string_view limit,
-                            LogLevel level) {
-  ++stats_.refused;
-  fd.reset();  // a clean close: the client sees EOF at once, not a hang
-  log_refusal(peer, nullptr, limit, level);
-}
-
-void ServiceRuntime::log_refusal(const SocketAddress& peer, const SocketAddress* proxy,
-                                 std::string_view limit, LogLevel level) {
-  const bool access = limit == "allow/deny";
-  std::string client = peer.to_string();
+void ServiceRuntime::refused(Refusal refusal, const SocketAddress& client,
+                             const SocketAddress* proxy) {
+  const bool denial = is_denial(refusal);
+  ++(denial ? stats_.denied : stats_.refused);
+  const std::string limit = admission_.limit_text(refusal);
+  std::string peer = client.to_string();
   std::string message = name() + ": ";
-  if (access) {
-    message += client + " denied by allow/deny";
-  } else if (limit == "proxy_sources") {
-    message += client +
+  if (refusal == Refusal::kAccess) {
+    message += peer + " denied by allow/deny";
+  } else if (refusal == Refusal::kProxySources) {
+    message += peer +
                " denied: not in proxy_sources (this service expects PROXY headers, so only the "
                "load balancers listed there may connect)";
   } else {
-    message += "refused " + client + ": " + std::string(limit) + " reached";
+    message += "refused " + peer + ": " + limit + " reached";
   }
-  LogRecord record{level, LogEvent::kLimitHit, std::move(message),
-                   {{"SERVICE", name()},
-                    {"PEER", std::move(client)},
-                    {"LIMIT", access ? std::string("access") : std::string(limit)}}};
+  LogRecord record{denial ? LogLevel::kNotice : LogLevel::kWarning, LogEvent::kLimitHit,
+                   std::move(message),
+                   {{"SERVICE", name()}, {"PEER", std::move(peer)}, {"LIMIT", limit}}};
   if (proxy != nullptr) {
     std::string via = proxy->to_string();
     record.message += " (via " + via + ")";
@@ -255,7 +168,7 @@ void ServiceRuntime::on_closed(Connection& connection) {
   idle_.unlink(connection.idle_hook());
   by_age_.unlink(connection.age_hook());
   if (IdleHook* hook = connection.header_hook()) awaiting_header_.unlink(*hook);
-  if (connection.admitted()) per_source_.remove(connection.peer());
+  if (connection.admitted()) admission_.closed(connection.peer());
   --context_.open_connections;
   // Swap-remove keeps the table dense; the reactor destroys the connection
   // after this turn, since events for it may still be queued.

@@ -4,12 +4,11 @@
 // service was removed lives on until its last connection ends.
 #pragma once
 
-#include <array>
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
+#include "server/admission_policy.hpp"
 #include "server/connection.hpp"
 #include "server/idle_list.hpp"
 #include "server/server_context.hpp"
@@ -18,27 +17,6 @@
 namespace socketd {
 
 class DatagramLog;
-
-// Open connections per client address (for max_per_source), keyed by the
-// address bytes (an IPv4-mapped IPv6 peer counts as its IPv4 address).
-class PeerCounts {
- public:
-  uint32_t count(const SocketAddress& peer) const;
-  void add(const SocketAddress& peer) { ++counts_[key(peer)]; }
-  void remove(const SocketAddress& peer);
-
- private:
-  struct Key {
-    std::array<unsigned char, 16> bytes{};  // IPv4 in the first 4
-    bool v6 = false;
-    friend bool operator==(const Key&, const Key&) = default;
-  };
-  struct KeyHash {
-    size_t operator()(const Key& k) const noexcept;
-  };
-  static Key key(const SocketAddress& peer);
-  std::unordered_map<Key, uint32_t, KeyHash> counts_;
-};
 
 enum class Admission { kServed, kRefused, kRateExceeded };
 
@@ -95,14 +73,9 @@ class ServiceRuntime {
   void collect_queued(std::vector<Connection*>& out) const;
 
  private:
-  void refuse(Fd fd, const SocketAddress& peer, std::string_view limit, LogLevel level);
-  void log_refusal(const SocketAddress& peer, const SocketAddress* proxy, std::string_view limit,
-                   LogLevel level);
-  // allow/deny and max_per_source; a refusal is logged and counted.
-  bool client_allowed(const SocketAddress& client, const SocketAddress* proxy);
-  bool client_within_per_source(const SocketAddress& client, const SocketAddress* proxy);
+  // Counts and logs a refusal (why, whom, through which balancer).
+  void refused(Refusal refusal, const SocketAddress& client, const SocketAddress* proxy);
   void opened(const SocketAddress& client, const SocketAddress* proxy);
-  bool over_rate(Clock::time_point now);
 
   ServerContext& context_;
   std::shared_ptr<const ServiceSettings> settings_;
@@ -110,9 +83,7 @@ class ServiceRuntime {
   IdleList idle_;
   IdleList by_age_;  // oldest connection first: upload_timeout
   IdleList awaiting_header_;  // PROXY header not yet read; ordered by deadline
-  PeerCounts per_source_;
-  Clock::time_point rate_window_{};
-  uint32_t rate_count_ = 0;
+  AdmissionPolicy admission_;
   ServiceStats stats_;
   std::unique_ptr<DatagramLog> datagram_log_;  // udp-log only, made on the first datagram
 };
