@@ -63,6 +63,10 @@ bool StreamUploadSession::start(std::string_view line, Reply& reply) {
 }
 
 void StreamUploadSession::store(std::span<const char> bytes, Reply& reply) {
+  if (state_ == State::kOpening && target_->status() == UploadTarget::Status::kFailed) {
+    advance(reply);  // the open failed at once: a refusal, whatever follows the header
+    return;
+  }
   if (bytes.size() > declared_ - received_) {
     fail("more than the declared " + std::to_string(declared_) + " bytes received", reply);
     return;

@@ -86,6 +86,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (!reply.closed) wait_for_input(session, storage);
       const bool was_open = !reply.closed;
       const size_t sends_before = reply.sent.size();
+      const size_t stored_before = storage.data.size();
       session.on_data(as_span(chunk), reply);
       if (was_open && !end_word_fed) {
         ++chunks_fed;
@@ -118,7 +119,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         continue;
       }
       const bool too_big =
-          options.max_bytes != 0 && storage.data.size() + chunk.size() > options.max_bytes;
+          options.max_bytes != 0 && stored_before + chunk.size() > options.max_bytes;
       const bool append_fails = !too_big && ++model_appends == storage.fail_append_number;
       fuzz_check(new_sends == 1, std::to_string(new_sends) + " answers to one chunk");
       if (too_big || append_fails) {

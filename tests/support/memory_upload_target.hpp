@@ -14,6 +14,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <system_error>
@@ -77,6 +78,7 @@ class MemoryUploadTarget final : public UploadTarget {
  public:
   MemoryUploadTarget(MemoryUploadLog& log, uint64_t declared, Wake wake)
       : log_(log), wake_(std::move(wake)) {
+    if (log_.hash) hash_.emplace();
     ++log_.opens;
     if (log_.keep_data) log_.opened_for.push_back(declared);
     if (log_.target != nullptr) log_.violation("two targets open at once");
@@ -227,7 +229,7 @@ class MemoryUploadTarget final : public UploadTarget {
     stored_ += bytes.size();
     log_.stored_bytes += bytes.size();
     if (log_.keep_data) log_.data.append(bytes.data(), bytes.size());
-    if (log_.hash) hash_.update(bytes);
+    if (hash_) hash_->update(bytes);
   }
 
   // After a failure only abandon() still means something.
@@ -245,7 +247,7 @@ class MemoryUploadTarget final : public UploadTarget {
     status_ = Status::kCommitted;
     log_.committed = true;
     name_ = "upload-1";
-    if (log_.hash) digest_ = hash_.hex_digest();
+    if (hash_) digest_ = hash_->hex_digest();
   }
 
   MemoryUploadLog& log_;
@@ -258,7 +260,7 @@ class MemoryUploadTarget final : public UploadTarget {
   std::string name_ = ".upload-1.part";
   std::string digest_;
   uint64_t stored_ = 0;
-  Sha256 hash_;
+  std::optional<Sha256> hash_;  // only if asked: a context costs an allocation
   std::vector<char> space_;
 };
 

@@ -210,6 +210,34 @@ TEST(StreamUpload, NoRoomForTheDeclaredSizeIsRefusedBeforeAnyData) {
                                     "\n");
 }
 
+// fuzz_stream_upload found it: a failed open answered as an overlong upload
+// (and abandoned, and reported) when extra bytes came with the header.
+TEST(StreamUpload, AFailedOpenIsARefusalWhateverFollowsTheHeader) {
+  for (const std::string input : {"UPLOAD 0\nx", "UPLOAD 2\nabc", "UPLOAD 2\nab"}) {
+    for (const bool async : {false, true}) {
+      // Async, extra bytes arrive before the open is known to fail: refusing
+      // them as extra bytes is then all the session can do.
+      if (async && input != "UPLOAD 2\nab") continue;
+      SCOPED_TRACE(input + (async ? " (async)" : " (sync)"));
+      Harness h;
+      h.storage.async = async;
+      h.storage.open_error = std::make_error_code(std::errc::no_space_on_device);
+      auto session = h.make();
+      RecordingReply reply;
+      reply.wake_session = &session;
+      feed(session, reply, input);
+      h.storage.complete_all();
+      const std::string size = input.substr(7, 1);
+      EXPECT_EQ(reply.bytes, "ERROR not enough free disk space for " + size +
+                                 " bytes; try again later or send a smaller file\n");
+      session.on_close();
+      EXPECT_EQ(h.storage.abandons, 0);
+      EXPECT_TRUE(h.storage.results.empty());
+      EXPECT_TRUE(h.storage.data.empty());
+    }
+  }
+}
+
 TEST(StreamUpload, BytesBeyondTheDeclaredSizeAreAnErrorAndNothingIsCommitted) {
   const std::string input = "UPLOAD 3\nabcd";
   for (const Completion c : kCompletions) {
