@@ -243,6 +243,15 @@ void Connection::abort(std::string_view reason) {
 
 void Connection::finish(std::string_view reason, bool graceful) {
   closed_ = true;
+  close_socket(graceful);
+  if (session_) session_->on_close();
+  service_.stats().bytes_in += bytes_in_;
+  service_.stats().bytes_out += bytes_out_;
+  if (!refusal_logged_) log_closed(reason);
+  service_.on_closed(*this);  // destroys us at the end of this turn
+}
+
+void Connection::close_socket(bool graceful) {
   if (graceful && !input_done_) {
     // Unread input makes close() send RST and can destroy our last reply in
     // flight; discard it so the peer sees every byte and then FIN. (close()
@@ -259,38 +268,36 @@ void Connection::finish(std::string_view reason, bool graceful) {
   // set (socketd never duplicates or passes on a client socket); events of this
   // turn that are already queued for it find closed_ set.
   fd_.reset();
-  if (session_) session_->on_close();
-  service_.stats().bytes_in += bytes_in_;
-  service_.stats().bytes_out += bytes_out_;
+}
+
+void Connection::log_closed(std::string_view reason) {
   auto& logger = service_.context().logger;
   // A client that was never admitted is worth a notice: the load balancer
-  // sent no usable PROXY header (unless the service already logged a refusal).
+  // sent no usable PROXY header.
   const LogLevel level = admitted_ ? LogLevel::kInfo : LogLevel::kNotice;
-  if (logger.enabled(level) && !refusal_logged_) {
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        service_.context().reactor.now() - opened_).count();
-    const std::string& name = settings_->config.name;
-    std::string peer = peer_.to_string();
-    std::string in = std::to_string(bytes_in_);
-    std::string out = std::to_string(bytes_out_);
-    std::string duration = std::to_string(ms);
-    LogRecord record{level, LogEvent::kConnectionClosed,
-                     name + ": " + peer + " " + std::string(reason) + " (in " + in + " B, out " +
-                         out + " B, " + duration + " ms)",
-                     {{"SERVICE", name},
-                      {"PEER", std::move(peer)},
-                      {"BYTES_IN", std::move(in)},
-                      {"BYTES_OUT", std::move(out)},
-                      {"DURATION_MS", std::move(duration)},
-                      {"REASON", std::string(reason)}}};
-    if (const SocketAddress* via = proxy()) {
-      std::string proxy_address = via->to_string();
-      record.message += " via " + proxy_address;
-      record.fields.push_back({"PROXY", std::move(proxy_address)});
-    }
-    logger.log(record);
+  if (!logger.enabled(level)) return;
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      service_.context().reactor.now() - opened_).count();
+  const std::string& name = settings_->config.name;
+  std::string peer = peer_.to_string();
+  std::string in = std::to_string(bytes_in_);
+  std::string out = std::to_string(bytes_out_);
+  std::string duration = std::to_string(ms);
+  LogRecord record{level, LogEvent::kConnectionClosed,
+                   name + ": " + peer + " " + std::string(reason) + " (in " + in + " B, out " +
+                       out + " B, " + duration + " ms)",
+                   {{"SERVICE", name},
+                    {"PEER", std::move(peer)},
+                    {"BYTES_IN", std::move(in)},
+                    {"BYTES_OUT", std::move(out)},
+                    {"DURATION_MS", std::move(duration)},
+                    {"REASON", std::string(reason)}}};
+  if (const SocketAddress* via = proxy()) {
+    std::string proxy_address = via->to_string();
+    record.message += " via " + proxy_address;
+    record.fields.push_back({"PROXY", std::move(proxy_address)});
   }
-  service_.on_closed(*this);  // destroys us at the end of this turn
+  logger.log(record);
 }
 
 }  // namespace socketd

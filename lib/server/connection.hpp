@@ -80,7 +80,11 @@ class Connection final : public IoHandler, private Reply {
   void queue_output(std::string_view bytes);
   // After the session ran: act on what it asked for (close, broken pipe).
   void settle();
+  // The end: close the socket, tell the session, add to the service's
+  // counters, log, hand ourselves to the service for destruction.
   void finish(std::string_view reason, bool graceful);
+  void close_socket(bool graceful);
+  void log_closed(std::string_view reason);
 
   // Only for proxy_protocol services, so that others pay one null pointer.
   struct Proxied {
