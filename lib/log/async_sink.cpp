@@ -8,14 +8,19 @@
 namespace socketd {
 namespace {
 
+std::string size_text(size_t bytes) {
+  if (bytes >= (1u << 20) && bytes % (1u << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
+  if (bytes >= 1024 && bytes % 1024 == 0) return std::to_string(bytes >> 10) + " KiB";
+  return std::to_string(bytes) + " B";
+}
+
 LogRecord drop_summary(uint64_t dropped, const AsyncSink::Limits& limits) {
   const std::string n = std::to_string(dropped);
   return {LogLevel::kWarning, LogEvent::kLogDropped,
           "socketd: " + n + " log record" + (dropped == 1 ? "" : "s") +
               " dropped: the log was not being read (queue of " +
-              std::to_string(limits.max_records) + " records / " +
-              std::to_string(limits.max_bytes >> 10) +
-              " KiB full); check that journald, or whatever reads socketd's stderr, keeps up",
+              std::to_string(limits.max_records) + " records / " + size_text(limits.max_bytes) +
+              " full); check that journald, or whatever reads socketd's stderr, keeps up",
           {{"DROPPED", n}}};
 }
 
