@@ -53,6 +53,7 @@ const char* message_id(LogEvent event) {
     case LogEvent::kLimitHit: return "8d0b4b1f6a2e4f0c9f3c1a7e5d2b6c09";
     case LogEvent::kStopping: return "8d0b4b1f6a2e4f0c9f3c1a7e5d2b6c0a";
     case LogEvent::kDatagramSummary: return "8d0b4b1f6a2e4f0c9f3c1a7e5d2b6c0b";
+    case LogEvent::kLogDropped: return "8d0b4b1f6a2e4f0c9f3c1a7e5d2b6c0c";
   }
   return nullptr;
 }

@@ -27,10 +27,13 @@ enum class LogEvent {
   kDatagramSummary,  // per-second totals of a udp-log service; never rate limited
   kLimitHit,
   kStopping,
+  kLogDropped,  // records an AsyncSink dropped because its queue was full
 };
 
 struct LogField {
-  std::string_view key;  // journal field name without the SOCKETD_ prefix, e.g. "PEER"
+  // Journal field name without the SOCKETD_ prefix, e.g. "PEER". A string
+  // literal: records are copied to the log thread (AsyncSink), key and all.
+  std::string_view key;
   std::string value;
 };
 
