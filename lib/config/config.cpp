@@ -1,24 +1,13 @@
 #include "config/config.hpp"
 
+#include <iterator>
+
 namespace socketd {
 
 // These spellings are the config file's: the loader accepts exactly these.
 const char* to_string(Mode mode) {
-  switch (mode) {
-    case Mode::kBanner:
-      return "banner";
-    case Mode::kChat:
-      return "chat";
-    case Mode::kEcho:
-      return "echo";
-    case Mode::kUdpLog:
-      return "udp-log";
-    case Mode::kUpload:
-      return "upload";
-    case Mode::kStreamUpload:
-      return "stream-upload";
-  }
-  return "?";
+  const auto index = static_cast<size_t>(mode);
+  return index < std::size(kModeTable) ? kModeTable[index].name.data() : "?";
 }
 
 const char* to_string(Framing framing) {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "config/mode_table.hpp"
 #include "net/access_list.hpp"
 #include "net/address.hpp"
 
@@ -14,14 +15,10 @@ namespace socketd {
 
 enum class LogLevel { kError = 3, kWarning = 4, kNotice = 5, kInfo = 6, kDebug = 7 };
 
-enum class Mode { kBanner, kChat, kEcho, kUdpLog, kUpload, kStreamUpload };
-enum class Transport { kTcp, kUdp };
 enum class Framing { kChunk, kLine };
 
-constexpr Transport transport_of(Mode mode) {
-  return mode == Mode::kUdpLog ? Transport::kUdp : Transport::kTcp;
-}
-constexpr bool is_upload(Mode mode) { return mode == Mode::kUpload || mode == Mode::kStreamUpload; }
+constexpr Transport transport_of(Mode mode) { return mode_info(mode).transport; }
+constexpr bool is_upload(Mode mode) { return mode_info(mode).stores_uploads; }
 const char* to_string(Mode mode);
 const char* to_string(Framing framing);
 
