@@ -87,10 +87,6 @@ void UdpListener::on_io(uint32_t) noexcept {
   reactor_.mark_ready(this);
 }
 
-}  // namespace socketd
-
-namespace socketd {
-
 void UdpListener::grow_receive_buffer(uint32_t wanted) {
   // Only ever grows it: a larger ReceiveBuffer= from systemd's socket unit, or
   // an earlier configuration, stays.
