@@ -20,7 +20,7 @@ uint32_t receive_buffer_of(int fd) {
 
 std::string rmem_max() {
   char text[32] = {};
-  if (FILE* f = std::fopen("/proc/sys/net/core/rmem_max", "r")) {
+  if (FILE* f = std::fopen("/proc/sys/net/core/rmem_max", "re")) {
     if (std::fgets(text, sizeof text, f) == nullptr) text[0] = '\0';
     std::fclose(f);
   }
