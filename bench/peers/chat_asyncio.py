@@ -2,7 +2,7 @@
 """asyncio chat server (one event loop, one thread), for bench/compare.
 
 asyncio Protocol (callbacks, no streams layer) on the default event loop.
-Byte-compatible with socketd's chat mode, framing "chunk" (PROTOCOLS.md):
+Byte-compatible with socketd's chat mode, framing "chunk" (README.md):
 greeting on accept; each data_received() is one message, answered with the
 message bytes followed by a random integer in [1, 1000] as decimal digits, in
 one write; a message equal to "exit" (one trailing \\n or \\r\\n ignored) closes.

@@ -2,7 +2,7 @@
 """Thread-per-connection chat server: the classic design, for bench/compare.
 
 socketserver.ThreadingTCPServer, one thread per client, blocking recv(1024).
-Byte-compatible with socketd's chat mode, framing "chunk" (PROTOCOLS.md):
+Byte-compatible with socketd's chat mode, framing "chunk" (README.md):
 greeting on accept; each recv() is one message, answered with the message
 bytes followed by a random integer in [1, 1000] as decimal digits, in one
 send; a message equal to "exit" (one trailing \\n or \\r\\n ignored) closes.

@@ -21,7 +21,6 @@ class Fd {
   int get() const { return fd_; }
   bool valid() const { return fd_ >= 0; }
   explicit operator bool() const { return valid(); }
-  int release() { return std::exchange(fd_, -1); }
   void reset(int fd = -1) noexcept;
 
  private:

@@ -43,15 +43,6 @@ Result<Fd> bind_udp(const SocketAddress& addr, bool reuse_port) {
   return bound_socket(addr, SOCK_DGRAM, reuse_port);
 }
 
-Result<Fd> connect_tcp(const SocketAddress& addr) {
-  Fd fd(::socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd) return errno_code();
-  if (::connect(fd.get(), addr.get(), addr.size()) != 0 && errno != EINPROGRESS) {
-    return errno_code();
-  }
-  return fd;
-}
-
 Result<Fd> accept_nonblocking(int listen_fd, SocketAddress& peer) {
   for (;;) {
     *peer.size_mut() = sizeof(sockaddr_storage);

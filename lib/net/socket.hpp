@@ -21,7 +21,6 @@ struct ListenOptions {
 
 Result<Fd> listen_tcp(const SocketAddress& addr, const ListenOptions& options);
 Result<Fd> bind_udp(const SocketAddress& addr, bool reuse_port = false);
-Result<Fd> connect_tcp(const SocketAddress& addr);  // non-blocking; may be in progress
 // Accepts one connection; peer is filled in. EAGAIN when the queue is empty.
 Result<Fd> accept_nonblocking(int listen_fd, SocketAddress& peer);
 Result<SocketAddress> local_address(int fd);

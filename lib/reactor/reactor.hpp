@@ -20,6 +20,8 @@ namespace socketd {
 
 class Reactor {
  public:
+  // What client connections register with. Listeners, the signalfd and the I/O
+  // pool's eventfd pass EPOLLIN | EPOLLET; the timerfd is level-triggered EPOLLIN.
   static constexpr uint32_t kDefaultEvents = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
 
   // Creates the epoll set and timerfd; fails only if the kernel refuses them.

@@ -224,7 +224,7 @@ std::vector<std::string> Server::apply(const Config& config, InheritedSockets* i
   }
   services_ = std::move(runtimes);
   // Listeners not carried over close last; destroyed after this turn, since
-  // events for them may still be queued (STYLE: deferred close).
+  // events for them may still be queued (Reactor::retire).
   for (auto& old : listeners_) {
     if (!old) continue;
     old->close();  // its address is free as soon as apply() returns

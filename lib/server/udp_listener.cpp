@@ -20,7 +20,7 @@ uint32_t receive_buffer_of(int fd) {
 
 std::string rmem_max() {
   char text[32] = {};
-  if (FILE* f = std::fopen("/proc/sys/net/core/rmem_max", "r")) {
+  if (FILE* f = std::fopen("/proc/sys/net/core/rmem_max", "re")) {
     if (std::fgets(text, sizeof text, f) == nullptr) text[0] = '\0';
     std::fclose(f);
   }
@@ -86,10 +86,6 @@ void UdpListener::on_io(uint32_t) noexcept {
   }
   reactor_.mark_ready(this);
 }
-
-}  // namespace socketd
-
-namespace socketd {
 
 void UdpListener::grow_receive_buffer(uint32_t wanted) {
   // Only ever grows it: a larger ReceiveBuffer= from systemd's socket unit, or

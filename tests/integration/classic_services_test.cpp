@@ -1,5 +1,6 @@
-// Every rule of PROTOCOLS.md, through real loopback sockets, the way the
-// classic clients use them (one send per message, one recv(1024) per reply).
+// Every rule of the wire protocols (README.md, "Services and their wire
+// protocols"), through real loopback sockets, the way the classic clients use
+// them (one send per message, one recv(1024) per reply).
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 

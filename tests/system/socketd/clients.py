@@ -2,8 +2,8 @@
 """The classic socket-tutorial clients, as checks for socketd_systemd_test.sh.
 
 Each subcommand behaves on the wire like the classic client it is named after
-(see PROTOCOLS.md), verifies what it receives, prints one line saying what it
-saw, and exits 0 if everything matched, 1 otherwise.
+(see README.md, "Services and their wire protocols"), verifies what it receives,
+prints one line saying what it saw, and exits 0 if everything matched, 1 otherwise.
 
   interactive PORT [GREETING] MSG...  chat: greeting, echo+digits, `exit` closes
   greet PORT GREETING                 connect and expect GREETING as first bytes
