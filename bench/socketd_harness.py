@@ -1,10 +1,13 @@
-"""Shared by bench/udp-rate, bench/startup and bench/reload-under-load: run the
-socketd binary as systemd would (a NOTIFY_SOCKET this process owns), on
-loopback ports picked free, and read the kernel's view of its sockets.
+"""Shared by the python scripts in bench/ (udp-rate, startup, reload-under-load,
+neighbours, upload-throughput, floor-ratio, reuse-port, compare): run the socketd
+binary as systemd would (a NOTIFY_SOCKET this process owns), run and stop the
+servers they measure by PID, on loopback ports picked free, and read the
+kernel's view of those processes and their sockets.
 
 Not a test fixture: no assertions, only measurements and clear errors.
 """
 import os
+import random
 import shutil
 import signal
 import socket
@@ -33,6 +36,17 @@ def binary(build_dir, relative):
     return path
 
 
+def port_is_free(port, kinds=(socket.SOCK_STREAM, socket.SOCK_DGRAM)):
+    """True if 127.0.0.1:port can be bound right now with each socket type in `kinds`."""
+    for kind in kinds:
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
+
+
 def free_port(kind=socket.SOCK_STREAM):
     """A port free for both TCP and UDP on 127.0.0.1 right now (the daemon binds it next)."""
     while True:
@@ -40,12 +54,67 @@ def free_port(kind=socket.SOCK_STREAM):
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
         other = socket.SOCK_DGRAM if kind == socket.SOCK_STREAM else socket.SOCK_STREAM
-        try:
-            with socket.socket(socket.AF_INET, other) as s:
-                s.bind(("127.0.0.1", port))
+        if port_is_free(port, (other,)):
             return port
+
+
+def unused_low_port(taken, low=20000, high=29999, tries=1000):
+    """A random port in [low, high], below the ephemeral range (so no client connection of the
+    load tool holds it), free for TCP and UDP and not in `taken`, which it is added to: a port
+    a stopped server has just freed is not handed out again. None if `tries` found none."""
+    for _ in range(tries):
+        port = random.randint(low, high)
+        if port not in taken and port_is_free(port):
+            taken.add(port)
+            return port
+    return None
+
+
+def wait_listening(port, timeout=5.0):
+    """True once a TCP connect to 127.0.0.1:port succeeds, False after `timeout` seconds."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return True
         except OSError:
-            continue
+            time.sleep(0.02)
+    return False
+
+
+def cpu_seconds(pid):
+    """utime+stime of process `pid` (all its threads) so far, from /proc/PID/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def stop_process(proc, sig=signal.SIGTERM, timeout=10):
+    """`sig` to the process by its PID, SIGKILL if it has not exited after `timeout` s; reaped."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+class Server:
+    """A server process run through `taskset -c CPU` (cpu None: not pinned), stdin closed;
+    `popen` goes to subprocess.Popen (stdout, stderr, cwd, ...). stop() ends it by its PID."""
+
+    def __init__(self, argv, cpu=None, **popen):
+        self.cmd = (["taskset", "-c", str(cpu)] if cpu is not None else []) + [str(a) for a in argv]
+        self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, **popen)
+        self.pid = self.proc.pid  # taskset execs the server: the same PID
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self, timeout=15.0):
+        stop_process(self.proc, timeout=timeout)
 
 
 def percentile(values, p):
@@ -153,10 +222,7 @@ class Daemon:
             return ""
 
     def cpu_seconds(self):
-        with open(f"/proc/{self.proc.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        ticks = os.sysconf("SC_CLK_TCK")
-        return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+        return cpu_seconds(self.proc.pid)
 
     def cpu_ns(self):
         """CPU time this process has run so far, in ns (/proc/PID/schedstat: exact,

@@ -4,7 +4,7 @@
 # CPU time, so the figure can be read both as wall-clock MB/s and as MB per
 # second of server CPU (what socketd would do with a core to itself; the
 # build machine is shared), and how many uploads socketd itself recorded as
-# finished or incomplete (the client's view can differ: see PERF-stream-upload.md).
+# finished or incomplete (the client's view can differ: see docs/perf/PERF-stream-upload.md).
 #   bench/stream_upload_perf.sh BUILD_DIR UPLOAD_DIR MODE [socketd-bench options...]
 # MODE: stream or upload. Example:
 #   bench/stream_upload_perf.sh build-rel /dev/shm/x stream -c 1 -n 3 --file-size 1g
