@@ -135,6 +135,15 @@ int run(const socketd::Options& options) {
   }
   inherited.clear();
   (*reactor)->run();
+  if (auto ec = (*reactor)->error()) {
+    logger.log(LogLevel::kError, "the event loop failed: " + ec.message() + "; exiting");
+    app.server().drain_io();
+    sink.flush(kLogFlushDeadline);
+    return 1;
+  }
+  // Uploads cut off by the drain timeout get their ".incomplete" names now,
+  // before a stuck log could make us leave without running destructors.
+  app.server().drain_io();
   logger.log(LogLevel::kNotice, "socketd stopped");
   if (!sink.flush(kLogFlushDeadline)) {
     // The log thread is blocked in write(2) or sd_journal_sendv on a log

@@ -109,6 +109,7 @@ const ServiceKey kServiceKeys[] = {
 const DaemonKey kDaemonKeys[] = {
     {"log_level", choice<&D::log_level, kLogLevels>},
     {"max_connections", integer<&D::max_connections, 1, kMaxU32>},
+    {"max_output_bytes", integer<&D::max_output_bytes, 65536, kMaxI64>},
     {"upload_dir", set_upload_dir},
     {"drain_timeout", duration<&D::drain_timeout, kRefused>},
     {"log_rate_limit", integer<&D::log_rate_limit, 0, kMaxU32>},

@@ -38,6 +38,11 @@ class Server {
   void set_upload_store(UploadStore* store) { context_.uploads = store; }
   // The I/O threads (file work of uploads); null if they could not be started.
   IoPool* io_pool() { return io_.get(); }
+  // Runs every outstanding I/O job to its end (the renames of uploads cut off
+  // by a stop); for after the reactor stopped.
+  void drain_io() {
+    if (io_) io_->drain();
+  }
 
   // On failure returns the reasons (one per address) and leaves everything as it was.
   std::vector<std::string> apply(const Config& config, InheritedSockets* inherited = nullptr);

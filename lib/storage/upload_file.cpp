@@ -178,6 +178,7 @@ class UploadFile final : public std::enable_shared_from_this<UploadFile> {
     abandoned_ = true;
     wake_ = nullptr;
     if (status_ == Status::kFailed && !opened_) return;  // no file was ever made
+    if (status_ == Status::kCommitted) return;  // durable and reported: leave it be
     if (status_ == Status::kCommitting) {
       // Not started yet: the commit never happens. (Already running: the
       // abandon job after it renames the final file to ".incomplete", since
