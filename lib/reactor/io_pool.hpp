@@ -40,6 +40,8 @@ class IoPool final : public IoHandler {
   // switches stay negligible. Disk work mostly waits, so more threads than
   // CPUs is the point.
   static constexpr unsigned kDefaultThreads = 4;
+  // The I/O threads' nice value above the loop's.
+  static constexpr int kNiceBelowLoop = 10;
 
   static Result<std::unique_ptr<IoPool>> create(Reactor& reactor,
                                                 unsigned threads = kDefaultThreads);

@@ -65,12 +65,16 @@ void Connection::read_some() {
       return;
     }
     std::span<char> into = admitted_ ? session_->input_space() : std::span<char>();
+    size_t bulk = 0;  // of the turn's bulk budget (ServerContext::take_bulk)
     if (into.empty()) {
       into = scratch;  // one read is one chunk for chunk-framed modes: never cut short
-    } else if (into.size() > kTurnBytes - taken) {
-      into = into.first(kTurnBytes - taken);
+    } else {
+      bulk = service_.context().take_bulk(std::min(into.size(), kTurnBytes - taken));
+      if (bulk == 0) break;  // others had this turn's share: next turn
+      into = into.first(bulk);
     }
     auto n = recv_some(fd_.get(), into);
+    if (bulk != 0) service_.context().return_bulk(bulk - (n ? *n : 0));
     if (!n) {
       if (would_block(n.error())) return;
       finish(n.error() == std::errc::connection_reset ? "reset by peer" : "read error", false);

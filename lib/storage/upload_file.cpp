@@ -98,6 +98,10 @@ class FileJob final : public IoJob {
   std::shared_ptr<UploadFile> file_;
   Kind kind_;
   Chunk chunk_;
+  // kOpen: the upload's buffers, allocated and touched here so that their
+  // page faults (256 per MiB, slow under virtualisation) never hit the loop.
+  // kCommit/kAbandon: the buffers, freed here (munmap) for the same reason.
+  std::vector<Block> blocks_;
   std::error_code result_;
   std::string name_;    // kOpen: the name the file got
   std::string digest_;  // kCommit with hashing
@@ -228,6 +232,13 @@ class UploadFile final : public std::enable_shared_from_this<UploadFile> {
     busy_ = true;
     std::unique_ptr<FileJob> job = std::move(queue_.front());
     queue_.pop_front();
+    if (job->kind() == FileJob::Kind::kCommit || job->kind() == FileJob::Kind::kAbandon) {
+      // Every write before it is done: the buffers are all back.
+      job->blocks_ = std::move(spares_);
+      spares_.clear();
+      if (filling_.bytes && filling_.size == 0) job->blocks_.push_back(std::move(filling_.bytes));
+      filling_ = {};
+    }
     pool_.submit(std::move(job));
   }
 
@@ -243,7 +254,7 @@ class UploadFile final : public std::enable_shared_from_this<UploadFile> {
   void recycle(Chunk& chunk) {
     --queued_writes_;
     if (chunk.bytes && chunk.capacity == Limits::kBufferBytes &&
-        spares_.size() < Limits::kMaxQueuedWrites) {
+        spares_.size() <= Limits::kMaxQueuedWrites) {
       spares_.push_back(std::move(chunk.bytes));
     }
   }
@@ -295,15 +306,24 @@ void UploadFile::run(FileJob& job) noexcept {
   switch (job.kind_) {
     case FileJob::Kind::kOpen:
       job.result_ = open_file(job.name_);
+      if (!job.result_ && !options_.write_each_append) {
+        for (size_t i = 0; i <= Limits::kMaxQueuedWrites; ++i) {
+          Block block = new_block(Limits::kBufferBytes);
+          for (size_t at = 0; at < Limits::kBufferBytes; at += 4096) block[at] = 0;
+          job.blocks_.push_back(std::move(block));
+        }
+      }
       break;
     case FileJob::Kind::kWrite:
       job.result_ = write_chunk(job.chunk_);
       break;
     case FileJob::Kind::kCommit:
       job.result_ = commit_file(job.digest_);
+      job.blocks_.clear();
       break;
     case FileJob::Kind::kAbandon:
       abandon_file();
+      job.blocks_.clear();
       break;
   }
 }
@@ -412,6 +432,9 @@ void UploadFile::finished(FileJob& job) noexcept {
         drop_pending_work();
       } else {
         opened_ = true;
+        for (auto& block : job.blocks_) {
+          if (spares_.size() <= Limits::kMaxQueuedWrites) spares_.push_back(std::move(block));
+        }
         if (job.name_ != base_name_) {
           // Renamed on a collision; keep what the session reports in step.
           base_name_ = job.name_;
