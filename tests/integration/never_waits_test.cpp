@@ -9,13 +9,12 @@
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
-#include <random>
 #include <thread>
 
 #include "reactor/io_pool.hpp"
-#include "service/sha256.hpp"
 #include "storage/upload_file.hpp"
 #include "support/loopback.hpp"
+#include "support/test_bytes.hpp"
 #include "support/test_server.hpp"
 
 namespace socketd::test {
@@ -67,21 +66,7 @@ class StuckJob final : public IoJob {
   Gate& gate_;
 };
 
-std::string random_bytes(size_t n) {
-  std::mt19937_64 rng(42);
-  std::string out(n, '\0');
-  for (size_t i = 0; i + 8 <= n; i += 8) {
-    const uint64_t v = rng();
-    std::memcpy(out.data() + i, &v, 8);
-  }
-  return out;
-}
 
-std::string sha256_of(std::string_view bytes) {
-  Sha256 hash;
-  hash.update(std::span<const char>(bytes.data(), bytes.size()));
-  return hash.hex_digest();
-}
 
 TEST(NeverWaits, StuckDiskStallsOnlyItsUploadWithBoundedMemory) {
   auto chat = make_service("chat", Mode::kChat);
@@ -95,7 +80,7 @@ TEST(NeverWaits, StuckDiskStallsOnlyItsUploadWithBoundedMemory) {
   });
   ASSERT_TRUE(gate.wait_inside(static_cast<int>(IoPool::kDefaultThreads)));
 
-  const std::string data = random_bytes(48u << 20);
+  const std::string data = random_bytes(48u << 20, 42);
   // 200 ms without progress on a blocking send = socketd stopped reading us.
   auto up = connect_tcp_blocking(server.address("stream"), std::chrono::milliseconds(200));
   const std::string header = "UPLOAD " + std::to_string(data.size()) + "\n";

@@ -11,8 +11,8 @@
 #include <set>
 #include <sstream>
 
-#include "service/sha256.hpp"
 #include "support/loopback.hpp"
+#include "support/test_bytes.hpp"
 #include "support/test_server.hpp"
 
 namespace socketd::test {
@@ -25,21 +25,7 @@ std::string read_file(const std::string& path) {
   return out.str();
 }
 
-std::string random_bytes(size_t n, uint32_t seed) {
-  std::mt19937_64 rng(seed);
-  std::string out(n, '\0');
-  for (size_t i = 0; i + 8 <= n; i += 8) {
-    const uint64_t v = rng();
-    std::memcpy(out.data() + i, &v, 8);
-  }
-  return out;
-}
 
-std::string sha256_of(std::string_view bytes) {
-  Sha256 hash;
-  hash.update(std::span<const char>(bytes.data(), bytes.size()));
-  return hash.hex_digest();
-}
 
 // Reads up to and including the first "\n" (the server sends one line).
 std::string recv_line(int fd) {

@@ -15,7 +15,7 @@
 #include <fstream>
 
 #include "process_fixture.hpp"
-#include "service/sha256.hpp"
+#include "support/test_bytes.hpp"
 
 namespace socketd::test {
 namespace {
@@ -25,24 +25,7 @@ namespace fs = std::filesystem;
 constexpr size_t kMiB = 1u << 20;
 constexpr size_t kUploadBytes = 3 * kMiB;
 
-std::string sha256_hex(std::string_view bytes) {
-  Sha256 sha;
-  sha.update(bytes);
-  return sha.hex_digest();
-}
 
-// Bytes that are not all alike, so a shifted or repeated block shows.
-std::string pseudo_random(size_t n, uint64_t seed) {
-  std::string out(n, '\0');
-  uint64_t x = seed | 1;
-  for (auto& c : out) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    c = static_cast<char>(x >> 24);
-  }
-  return out;
-}
 
 // A crashed upload's file: a ".NAME.part" nobody holds locked.
 void make_leftover(const std::string& dir, const std::string& name) {
@@ -118,7 +101,7 @@ class StreamUploadClient {
     return recv_until_eof(fd_.get());
   }
   std::string expected_reply() const {
-    return "OK " + std::to_string(content_.size()) + " sha256=" + sha256_hex(content_) + "\n";
+    return "OK " + std::to_string(content_.size()) + " sha256=" + sha256_of(content_) + "\n";
   }
   const std::string& content() const { return content_; }
 
@@ -197,7 +180,7 @@ TEST_F(ProcessUploadDir, TwoInstancesShareOneDirectory) {
   const uint16_t port_a = start_recovered(dir);
   ASSERT_NE(port_a, 0);
 
-  StreamUploadClient upload(pseudo_random(kUploadBytes, 1));
+  StreamUploadClient upload(random_bytes(kUploadBytes, 1));
   ASSERT_TRUE(upload.begin(port_a, kMiB));
   const std::string part = wait_live_part(dir, {});
   ASSERT_FALSE(part.empty());
@@ -238,7 +221,7 @@ TEST_F(ProcessUploadDir, ReloadWithTheSameDirectorySpelledDifferently) {
   const uint16_t port = start_recovered(dir);
   ASSERT_NE(port, 0);
 
-  StreamUploadClient upload(pseudo_random(kUploadBytes, 2));
+  StreamUploadClient upload(random_bytes(kUploadBytes, 2));
   ASSERT_TRUE(upload.begin(port, kMiB));
   const std::string part = wait_live_part(dir, {});
   ASSERT_FALSE(part.empty());
@@ -259,8 +242,8 @@ TEST_F(ProcessUploadDir, ReloadWithTheSameDirectorySpelledDifferently) {
   EXPECT_EQ(daemon_.stderr_text().find("interrupted upload", mark), std::string::npos);
 
   // New uploads go to the same directory.
-  const std::string more = pseudo_random(1000, 3);
-  EXPECT_EQ(upload_once(port, more), "OK 1000 sha256=" + sha256_hex(more) + "\n");
+  const std::string more = random_bytes(1000, 3);
+  EXPECT_EQ(upload_once(port, more), "OK 1000 sha256=" + sha256_of(more) + "\n");
   EXPECT_EQ(finished(dir).size(), 2u);
 }
 
@@ -270,7 +253,7 @@ TEST_F(ProcessUploadDir, ReloadAToBToA) {
   const uint16_t port = start_recovered(a);
   ASSERT_NE(port, 0);
 
-  StreamUploadClient upload(pseudo_random(kUploadBytes, 4));
+  StreamUploadClient upload(random_bytes(kUploadBytes, 4));
   ASSERT_TRUE(upload.begin(port, kMiB));
   const std::string part = wait_live_part(a, {});
   ASSERT_FALSE(part.empty());
@@ -326,8 +309,8 @@ TEST_F(ProcessUploadDir, DeletedAndRecreatedDirectoryIsPickedUpOnReload) {
   EXPECT_TRUE(daemon_.wait_stderr("reloaded 1 services", kProcessDeadline, mark));
   EXPECT_TRUE(fs::is_directory(dir)) << "the reload did not recreate the upload directory";
 
-  const std::string content = pseudo_random(5000, 5);
-  EXPECT_EQ(upload_once(port, content), "OK 5000 sha256=" + sha256_hex(content) + "\n");
+  const std::string content = random_bytes(5000, 5);
+  EXPECT_EQ(upload_once(port, content), "OK 5000 sha256=" + sha256_of(content) + "\n");
   expect_finished_file(dir, content);
 }
 

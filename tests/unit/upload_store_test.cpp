@@ -4,6 +4,7 @@
 // of leftovers (but not of live uploads), directory identity, hashing,
 // bounded buffers, zero-copy appends, and UploadSession driving a real store.
 #include "storage/upload_store.hpp"
+#include "support/test_bytes.hpp"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -27,7 +28,6 @@
 #include "net/fd.hpp"
 #include "reactor/io_pool.hpp"
 #include "reactor/reactor.hpp"
-#include "service/sha256.hpp"
 #include "service/upload.hpp"
 #include "support/session_driver.hpp"
 
@@ -37,6 +37,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using Status = UploadTarget::Status;
+using test::sha256_of;
 
 class TempDir {
  public:
@@ -136,11 +137,6 @@ std::string pattern_bytes(size_t n, unsigned seed = 1) {
   return out;
 }
 
-std::string sha256_of(std::string_view data) {
-  Sha256 hash;
-  hash.update(std::span<const char>(data.data(), data.size()));
-  return hash.hex_digest();
-}
 
 const std::regex kNamePattern("upload-[0-9]{8}T[0-9]{6}Z-[0-9a-f]{16}");
 
