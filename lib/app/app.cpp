@@ -143,10 +143,12 @@ void App::report_reload(bool ok) {
   const std::string tmp = options_.reload_report_path + ".tmp";
   const std::string text =
       std::to_string(reload_generation_) + (ok ? " ok " : " failed ") + last_reload_ + "\n";
-  FILE* f = std::fopen(tmp.c_str(), "w");
-  const bool written = f != nullptr && std::fputs(text.c_str(), f) >= 0;
-  if (f != nullptr && std::fclose(f) != 0) f = nullptr;
-  if (!written || f == nullptr || std::rename(tmp.c_str(), options_.reload_report_path.c_str()) != 0) {
+  bool written = false;
+  if (FILE* f = std::fopen(tmp.c_str(), "w")) {
+    written = std::fputs(text.c_str(), f) >= 0;
+    written = std::fclose(f) == 0 && written;
+  }
+  if (!written || std::rename(tmp.c_str(), options_.reload_report_path.c_str()) != 0) {
     // `socketd --signal-reload` (ExecReload=) waits for this file: say why it
     // will time out instead of leaving the operator to guess.
     logger_.log(LogLevel::kWarning, "cannot write the reload report " +

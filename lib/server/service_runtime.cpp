@@ -121,7 +121,7 @@ std::unique_ptr<Session> ServiceRuntime::make_session(const ServiceSettings& set
       break;
   }
   auto open = [this, min_free = settings.config.min_free_bytes](
-                  uint64_t size, bool hash, Wake wake) -> std::unique_ptr<UploadTarget> {
+                  uint64_t size, bool stream, Wake wake) -> std::unique_ptr<UploadTarget> {
     if (context_.uploads == nullptr || context_.io == nullptr) {
       return failed_upload_target(std::make_error_code(std::errc::no_such_file_or_directory));
     }
@@ -130,8 +130,8 @@ std::unique_ptr<Session> ServiceRuntime::make_session(const ServiceSettings& set
     return context_.uploads->create(*context_.io,
                                     {.min_free_bytes = min_free,
                                      .expected_bytes = size,
-                                     .hash = hash,
-                                     .write_each_append = !hash},
+                                     .hash = stream,
+                                     .write_each_append = !stream},
                                     std::move(wake));
   };
   auto finished = [this](const UploadResult& result) {

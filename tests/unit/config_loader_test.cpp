@@ -132,7 +132,7 @@ TEST(ConfigLoader, DefaultConfigAndDocsDescribeEveryKey) {
   ASSERT_FALSE(config.empty());
   ASSERT_FALSE(docs.empty());
   for (const char* key :
-       {"log_level", "max_connections", "upload_dir", "drain_timeout", "mode", "listen", "backlog",
+       {"log_level", "max_connections", "max_output_bytes", "upload_dir", "drain_timeout", "mode", "listen", "backlog",
         "idle_timeout", "message", "greeting", "exit_word", "random_min", "random_max", "framing",
         "max_line_bytes", "ack_word", "end_word", "max_upload_bytes", "receive_buffer"}) {
     EXPECT_THAT(config, HasSubstr(std::string(key) + " ")) << key;
@@ -166,6 +166,7 @@ TEST(ConfigLoader, EveryKeyIsRead) {
   const auto load = parse(R"([daemon]
 log_level = "debug"
 max_connections = 100
+max_output_bytes = 1048576
 upload_dir = "/var/lib/socketd"
 drain_timeout = 3
 
@@ -199,6 +200,7 @@ max_upload_bytes = 0
   const Config& config = *load.config;
   EXPECT_EQ(config.daemon.log_level, LogLevel::kDebug);
   EXPECT_EQ(config.daemon.max_connections, 100u);
+  EXPECT_EQ(config.daemon.max_output_bytes, 1048576u);
   EXPECT_EQ(config.daemon.upload_dir, "/var/lib/socketd");
   EXPECT_EQ(config.daemon.drain_timeout, milliseconds(3000));
   ASSERT_THAT(config.services, SizeIs(3));
@@ -283,6 +285,13 @@ TEST(ConfigLoader, ReceiveBufferIsAUdpKeyWithADefault) {
       only_error("[services.c]\nmode = \"chat\"\nlisten = \"127.0.0.1:0\"\n"
                  "receive_buffer = 65536\n"),
       4u, 1u, "key 'receive_buffer' does not apply to mode 'chat'; it is only for mode 'udp-log'"));
+}
+
+TEST(ConfigLoader, MaxOutputBytesHasAFloor) {
+  const auto error = only_error(
+      "[daemon]\nmax_output_bytes = 4096\n[services.s]\nmode = \"echo\"\nlisten = "
+      "\"127.0.0.1:0\"\n");
+  EXPECT_TRUE(is_error_at(error, 2u, 20u, "'max_output_bytes' must be between 65536"));
 }
 
 TEST(ConfigLoader, DrainTimeoutMustNotBeZero) {
