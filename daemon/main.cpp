@@ -85,6 +85,7 @@ int run(const socketd::Options& options) {
     return 1;
   }
   ::signal(SIGPIPE, SIG_IGN);
+  install_crash_handoff();
 
   auto load = load_config_file(options.config_path);
   for (const auto& error : load.errors) std::fprintf(stderr, "%s\n", error.to_string().c_str());
@@ -128,12 +129,7 @@ int run(const socketd::Options& options) {
   std::vector<std::string> problems;
   InheritedSockets inherited = inherited_sockets(problems);
   for (const auto& p : problems) logger.log(LogLevel::kWarning, p);
-  if (!app.start(*load.config, &inherited)) return 1;
-  for (const auto& [name, fd] : inherited) {
-    logger.log(LogLevel::kWarning, "inherited socket '" + name +
-                                       "' matches no configured service; closed");
-  }
-  inherited.clear();
+  if (!app.start(*load.config, &inherited)) return 1;  // adopts or closes every one
   (*reactor)->run();
   if (auto ec = (*reactor)->error()) {
     logger.log(LogLevel::kError, "the event loop failed: " + ec.message() + "; exiting");

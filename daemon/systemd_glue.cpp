@@ -1,11 +1,14 @@
 #include "systemd_glue.hpp"
 
+#include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-journal.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
@@ -29,6 +32,56 @@ void SdNotifier::status(std::string_view text) {
 }
 
 void SdNotifier::watchdog() { sd_notify(0, "WATCHDOG=1"); }
+
+namespace {
+
+// Read by the crash handler: plain loads of lock-free atomics are
+// async-signal-safe. -1 marks a free slot.
+constexpr size_t kCrashSlots = 1024;
+std::atomic<int> crash_fds[kCrashSlots];
+
+void set_crash_fd(int old_fd, int new_fd) {
+  for (auto& slot : crash_fds) {
+    int expected = old_fd;
+    if (slot.compare_exchange_strong(expected, new_fd)) return;
+  }
+}
+
+extern "C" void on_crash(int signo) {
+  for (auto& slot : crash_fds) {
+    const int fd = slot.load(std::memory_order_relaxed);
+    if (fd >= 0) ::listen(fd, SOMAXCONN);  // fails harmlessly on a non-listener
+  }
+  ::raise(signo);  // SA_RESETHAND: the default action now, a core dump
+}
+
+}  // namespace
+
+void install_crash_handoff() {
+  for (auto& slot : crash_fds) slot.store(-1);
+  struct sigaction sa{};
+  sa.sa_handler = on_crash;
+  sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+  sigemptyset(&sa.sa_mask);
+  for (int signo : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT}) ::sigaction(signo, &sa, nullptr);
+}
+
+void SdNotifier::store_fd(std::string_view name, int fd) {
+  const std::string message = "FDSTORE=1\nFDNAME=" + std::string(name);
+  if (sd_pid_notify_with_fds(0, 0, message.c_str(), &fd, 1) > 0) {
+    stored_[std::string(name)].push_back(fd);
+    set_crash_fd(-1, fd);
+  }
+}
+
+void SdNotifier::remove_stored_fds(std::string_view name) {
+  const std::string message = "FDSTOREREMOVE=1\nFDNAME=" + std::string(name);
+  sd_pid_notify(0, 0, message.c_str());
+  if (auto it = stored_.find(name); it != stored_.end()) {
+    for (int fd : it->second) set_crash_fd(fd, -1);
+    stored_.erase(it);
+  }
+}
 
 std::chrono::milliseconds watchdog_interval() {
   uint64_t usec = 0;
@@ -92,22 +145,25 @@ InheritedSockets inherited_sockets(std::vector<std::string>& problems) {
   for (int i = 0; i < n; ++i) {
     const int fd = SD_LISTEN_FDS_START + i;
     const std::string name = names != nullptr && names[i] != nullptr ? names[i] : "";
-    if (sd_is_socket_inet(fd, 0, 0, -1, 0) <= 0) {
+    if (name == kFdStoreManifestName) {
+      sockets.push_back({name, Fd(fd)});
+    } else if (sd_is_socket_inet(fd, 0, 0, -1, 0) <= 0) {
       problems.push_back("inherited fd " + std::to_string(fd) + " (" + name +
                          ") is not an inet socket; ignored");
       ::close(fd);
-    } else if (name.empty() || name == "unknown" || name == "stored" || sockets.count(name)) {
+    } else if (name.empty() || name == "unknown" || name == "stored") {
       problems.push_back("inherited socket fd " + std::to_string(fd) +
                          " has no usable FileDescriptorName= (set it to the service name)");
       ::close(fd);
     } else {
-      sockets.emplace(name, Fd(fd));
+      sockets.push_back({name, Fd(fd)});
     }
   }
   if (names != nullptr) {
     for (int i = 0; i < n; ++i) std::free(names[i]);
     std::free(names);
   }
+  sort_out_inherited(sockets, problems);
   return sockets;
 }
 

@@ -1,8 +1,10 @@
 // The daemon's only contact with libsystemd: sd_notify, the journal sink and
-// the sockets inherited through socket activation.
+// the sockets inherited through socket activation and the fd store.
 #pragma once
 
 #include <chrono>
+#include <map>
+#include <vector>
 #include <string>
 
 #include "app/notifier.hpp"
@@ -19,7 +21,18 @@ class SdNotifier final : public Notifier {
   void stopping() override;
   void status(std::string_view text) override;
   void watchdog() override;
+  void store_fd(std::string_view name, int fd) override;
+  void remove_stored_fds(std::string_view name) override;
+
+ private:
+  std::map<std::string, std::vector<int>, std::less<>> stored_;  // for the crash hand-off
 };
+
+// On SIGSEGV, SIGBUS, SIGILL, SIGFPE and SIGABRT: raise the backlog of every
+// stored TCP listener before dying, so the clients that connect until
+// systemd has restarted socketd (RestartSec=) queue instead of having their
+// SYNs dropped. Call once, early in main.
+void install_crash_handoff();
 
 // Half of WatchdogSec= when systemd asked for pings, else 0.
 std::chrono::milliseconds watchdog_interval();
@@ -34,8 +47,9 @@ class JournalSink final : public LogSink {
 // True when stderr is connected to the journal (JOURNAL_STREAM matches it).
 bool stderr_is_journal();
 
-// Sockets passed by systemd (LISTEN_FDS), keyed by FileDescriptorName=.
-// Problems (unnamed or non-inet fds) are appended to `problems`.
+// Descriptors passed by systemd (LISTEN_FDS) with their names: socket-unit
+// sockets (FileDescriptorName=) and our own fd store (FDNAME=), sorted out by
+// sort_out_inherited. Problems (unnamed or non-inet fds) are appended to `problems`.
 InheritedSockets inherited_sockets(std::vector<std::string>& problems);
 
 }  // namespace socketd

@@ -24,7 +24,12 @@ App::App(Reactor& reactor, Logger& logger, Notifier& notifier, AppOptions option
       logger_(logger),
       notifier_(notifier),
       options_(std::move(options)),
-      server_(reactor, logger) {}
+      server_(reactor, logger) {
+  server_.set_fd_store_release([this](const std::string& service) {
+    notifier_.remove_stored_fds(service);
+    stored_.erase(service);  // the next sync_fd_store stores what is kept
+  });
+}
 
 App::~App() = default;
 
@@ -77,10 +82,19 @@ bool App::start(const Config& config, InheritedSockets* inherited) {
     return false;
   }
   use_upload_store(std::move(store));
+  if (inherited != nullptr) {
+    // What the previous socketd left in the fd store; whatever of it is not
+    // adopted is removed from the store below.
+    for (const auto& socket : *inherited) {
+      if (socket.stored) stored_[socket.name].insert(socket_inode(socket.fd.get()));
+    }
+    stored_[std::string(kFdStoreManifestName)];
+  }
   const auto errors = server_.apply(config, inherited);
   for (const auto& error : errors) logger_.log(LogLevel::kError, error);
   if (!errors.empty()) return false;
   config_ = config;
+  sync_fd_store();
   std::string where;
   for (const auto& l : server_.listeners()) {
     where += (where.empty() ? "" : ", ") + l.service + " " +
@@ -112,6 +126,7 @@ bool App::reload() {
   }
   if (load.ok() && errors.empty()) errors = server_.apply(*load.config);
   if (errors.empty()) use_upload_store(std::move(store));  // only once the reload holds
+  sync_fd_store();  // even a failed reload may have re-created a socket
   if (!errors.empty()) {
     for (const auto& error : errors) {
       logger_.log({LogLevel::kError, LogEvent::kReloadFailed, error,
@@ -135,6 +150,52 @@ bool App::reload() {
   notifier_.ready();
   notifier_.status(status_line());
   return errors.empty();
+}
+
+void App::sync_fd_store() {
+  const std::string manifest(kFdStoreManifestName);
+  std::map<std::string, std::map<uint64_t, int>> want;
+  for (const auto& l : server_.listener_fds()) {
+    if (!l.activated && l.inode != 0) want[l.service].emplace(l.inode, l.fd);
+  }
+  bool changed = false;
+  for (auto it = stored_.begin(); it != stored_.end();) {
+    auto w = want.find(it->first);
+    bool same = w != want.end() && w->second.size() == it->second.size();
+    if (same) {
+      for (const auto& [inode, fd] : w->second) same = same && it->second.count(inode) != 0;
+    }
+    if (same || it->first == manifest) {
+      ++it;
+      continue;
+    }
+    // FDSTOREREMOVE drops every fd of the name; the ones kept are stored again below.
+    notifier_.remove_stored_fds(it->first);
+    it = stored_.erase(it);
+    changed = true;
+  }
+  std::set<uint64_t> all;
+  for (const auto& [name, fds] : want) {
+    for (const auto& [inode, fd] : fds) all.insert(inode);
+    if (stored_.count(name) != 0) continue;
+    for (const auto& [inode, fd] : fds) {
+      notifier_.store_fd(name, fd);
+      stored_[name].insert(inode);
+    }
+    changed = true;
+  }
+  if (!changed && stored_.count(manifest) != 0 && !stored_[manifest].empty()) return;
+  auto memfd = make_fd_store_manifest(all);
+  if (!memfd) {
+    logger_.log(LogLevel::kWarning, "cannot write the fd store manifest: " +
+                                        memfd.error().message() +
+                                        "; after a restart the stored listeners are taken "
+                                        "for socket-activated ones");
+    return;
+  }
+  notifier_.remove_stored_fds(manifest);
+  notifier_.store_fd(manifest, memfd->get());
+  stored_[manifest] = {1};  // stored; its own inode does not matter
 }
 
 void App::report_reload(bool ok) {
@@ -163,7 +224,10 @@ void App::stop() {
   if (stopping_) return;
   stopping_ = true;
   notifier_.stopping();
-  server_.stop_listening();
+  // systemd's fd store keeps the sockets: clients that connect from now on
+  // wait in the accept queue for the next socketd (after a restart or a
+  // crash) instead of being refused; `systemctl stop` closes them for good.
+  server_.stop_listening(/*handoff=*/true);
   logger_.log({LogLevel::kNotice, LogEvent::kStopping,
                "stopping: no longer accepting; " + std::to_string(server_.open_connections()) +
                    " connection(s) may finish within " +

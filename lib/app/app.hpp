@@ -5,7 +5,9 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "app/notifier.hpp"
@@ -58,6 +60,9 @@ class App {
   void check_drained();
   void report_reload(bool ok);
   void apply_logging(const Config& config);
+  // Makes systemd's fd store hold exactly the current listeners (those not
+  // from a socket unit), by service name, plus the manifest naming them.
+  void sync_fd_store();
 
   Reactor& reactor_;
   Logger& logger_;
@@ -68,6 +73,8 @@ class App {
   Config config_;
   std::string last_reload_ = "none";
   uint64_t reload_generation_ = 0;
+  // What systemd's fd store holds: inodes by FDNAME (service name).
+  std::map<std::string, std::set<uint64_t>> stored_;
   bool stopping_ = false;
   TimerId drain_timer_ = 0;
   TimerId drain_poll_ = 0;

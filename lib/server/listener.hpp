@@ -25,6 +25,19 @@ class Listener : public IoHandler {
   virtual void close() = 0;
   // Stops taking new clients for `duration`, then resumes by itself.
   virtual void pause(std::chrono::milliseconds) {}
+  // The socket (-1 once closed), for systemd's fd store.
+  virtual int fd() const = 0;
+  // Before a stop closes our copy while systemd's fd store keeps the socket:
+  // lets the kernel queue the clients that arrive until the next socketd.
+  virtual void prepare_handoff() {}
+
+  // Came from a socket unit (socket activation): systemd holds it already, so
+  // it is not put into the fd store.
+  bool activated() const { return activated_; }
+  void set_activated(bool activated) { activated_ = activated; }
+
+ private:
+  bool activated_ = false;
 };
 
 }  // namespace socketd

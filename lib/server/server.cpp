@@ -1,6 +1,7 @@
 #include "server/server.hpp"
 
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -32,6 +33,24 @@ std::error_code check_inherited(int fd, Transport transport) {
   const int want = transport == Transport::kTcp ? SOCK_STREAM : SOCK_DGRAM;
   if (type != want) return std::make_error_code(std::errc::wrong_protocol_type);
   return set_nonblocking(fd);  // inherited sockets arrive blocking
+}
+
+// A stored socket still fits the service: same type, listening (TCP), and
+// bound where the config says (a configured port 0 takes any port).
+bool stored_socket_fits(int fd, const ServiceConfig& service, std::string& bound_text) {
+  auto bound = local_address(fd);
+  if (!bound) return false;
+  bound_text = bound->to_string();
+  int type = 0, listening = 0;
+  socklen_t len = sizeof type;
+  if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) return false;
+  len = sizeof listening;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0) return false;
+  const bool tcp = service.transport() == Transport::kTcp;
+  if (type != (tcp ? SOCK_STREAM : SOCK_DGRAM) || (tcp && listening == 0)) return false;
+  SocketAddress have = *bound;
+  if (service.listen.port() == 0) have.set_port(0);
+  return have == service.listen;
 }
 
 }  // namespace
@@ -67,18 +86,12 @@ Server::~Server() {
   if (io_) io_->drain();
 }
 
-Result<std::unique_ptr<Listener>> Server::open_listener(const ServiceConfig& service,
-                                                        InheritedSockets* inherited) {
+Result<std::unique_ptr<Listener>> Server::open_listener(const ServiceConfig& service, Fd adopted,
+                                                        bool activated) {
   auto& reactor = context_.reactor;
-  Fd fd;
-  if (inherited != nullptr) {
-    if (auto it = inherited->find(service.name); it != inherited->end()) {
-      if (auto ec = check_inherited(it->second.get(), service.transport())) return ec;
-      fd = std::move(it->second);
-      inherited->erase(it);
-    }
-  }
+  Fd fd = std::move(adopted);
   if (!fd) {
+    activated = false;
     auto bound = service.transport() == Transport::kTcp
                      ? listen_tcp(service.listen,
                                   {.backlog = service.backlog, .reuse_port = service.reuse_port})
@@ -86,10 +99,85 @@ Result<std::unique_ptr<Listener>> Server::open_listener(const ServiceConfig& ser
     if (!bound) return bound.error();
     fd = std::move(*bound);
   }
+  std::unique_ptr<Listener> listener;
   if (service.transport() == Transport::kTcp) {
-    return std::unique_ptr<Listener>(new TcpListener(reactor, std::move(fd), service.listen));
+    listener.reset(new TcpListener(reactor, std::move(fd), service.listen));
+  } else {
+    listener.reset(new UdpListener(reactor, std::move(fd), service.listen));
   }
-  return std::unique_ptr<Listener>(new UdpListener(reactor, std::move(fd), service.listen));
+  listener->set_activated(activated);
+  return listener;
+}
+
+void Server::release_stored(const std::string& service) {
+  if (!release_stored_) return;
+  release_stored_(service);
+  released_ = true;
+}
+
+Result<std::unique_ptr<Listener>> Server::open_fresh(const ServiceConfig& service) {
+  auto opened = open_listener(service);
+  // systemd closes its copy of a released socket when it reads FDSTOREREMOVE,
+  // a moment after we sent it; there is no reply to wait on. Bounded, and
+  // only on this rare path (an address given up and taken again in one
+  // start or reload, which already reads files on this thread).
+  for (int i = 0; i < 250 && released_ && !opened &&
+                  opened.error() == std::errc::address_in_use;
+       ++i) {
+    ::usleep(2000);
+    opened = open_listener(service);
+  }
+  return opened;
+}
+
+void Server::adopt(const Config& config, InheritedSockets& inherited, std::vector<Fd>& adopted,
+                   std::vector<bool>& activated, std::vector<std::string>& errors) {
+  auto& logger = context_.logger;
+  for (auto& socket : inherited) {
+    size_t i = 0;
+    while (i < config.services.size() &&
+           (config.services[i].name != socket.name || adopted[i])) {
+      ++i;
+    }
+    if (i == config.services.size()) {
+      if (socket.stored) release_stored(socket.name);
+      logger.log(LogLevel::kWarning, std::string(socket.stored ? "stored" : "inherited") +
+                                         " socket '" + socket.name +
+                                         "' matches no configured service; closed");
+      continue;  // closed with the vector, before anything is bound
+    }
+    const auto& service = config.services[i];
+    if (!socket.stored) {
+      // A socket unit's: it decides the address; the type must fit.
+      if (auto ec = check_inherited(socket.fd.get(), service.transport())) {
+        errors.push_back("service '" + service.name + "': cannot listen on " +
+                         service.listen.to_string() + ": " + ec.message());
+        continue;
+      }
+      adopted[i] = std::move(socket.fd);
+      activated[i] = true;
+      continue;
+    }
+    std::string bound;
+    if (!stored_socket_fits(socket.fd.get(), service, bound)) {
+      logger.log(LogLevel::kNotice,
+                 "service '" + service.name + "': the socket kept in systemd's fd store (" +
+                     (bound.empty() ? std::string("unusable") : bound) +
+                     ") no longer matches the config; closed it, binding " +
+                     service.listen.to_string());
+      release_stored(socket.name);
+      continue;
+    }
+    if (auto ec = set_nonblocking(socket.fd.get())) {
+      logger.log(LogLevel::kWarning, "service '" + service.name +
+                                         "': cannot use its stored socket: " + ec.message());
+      continue;
+    }
+    // Back to the configured backlog (the previous socketd raised it for the hand-over).
+    if (service.transport() == Transport::kTcp) ::listen(socket.fd.get(), service.backlog);
+    adopted[i] = std::move(socket.fd);
+  }
+  inherited.clear();
 }
 
 size_t Server::find_reusable(const ServiceConfig& service, const std::vector<bool>& taken) const {
@@ -132,6 +220,10 @@ std::vector<std::string> Server::apply(const Config& config, InheritedSockets* i
   std::vector<std::unique_ptr<Listener>> fresh(n);
   std::vector<size_t> blocked;  // services whose address an old listener of ours holds
   std::vector<std::string> errors;
+  released_ = false;
+  std::vector<Fd> adopted(n);
+  std::vector<bool> activated(n, false);
+  if (inherited != nullptr) adopt(config, *inherited, adopted, activated, errors);
   auto cannot_listen = [&](const ServiceConfig& service, std::error_code ec) {
     errors.push_back("service '" + service.name + "': cannot listen on " +
                      service.listen.to_string() + ": " + ec.message());
@@ -142,7 +234,8 @@ std::vector<std::string> Server::apply(const Config& config, InheritedSockets* i
       taken[reuse[i]] = true;
       continue;
     }
-    auto opened = open_listener(service, inherited);
+    auto opened = adopted[i] ? open_listener(service, std::move(adopted[i]), activated[i])
+                             : open_fresh(service);
     if (opened) {
       fresh[i] = std::move(*opened);
     } else if (opened.error() == std::errc::address_in_use) {
@@ -163,9 +256,10 @@ std::vector<std::string> Server::apply(const Config& config, InheritedSockets* i
     }
     const SocketAddress old_address = listeners_[j]->bound();
     const ServiceConfig old_service = services_[j]->settings().config;
+    if (!listeners_[j]->activated()) release_stored(old_service.name);
     listeners_[j]->close();
     context_.reactor.retire(std::move(listeners_[j]));
-    auto opened = open_listener(service, nullptr);
+    auto opened = open_fresh(service);
     if (opened) {
       fresh[i] = std::move(*opened);
       taken[j] = true;  // gone: nothing to carry over
@@ -174,7 +268,7 @@ std::vector<std::string> Server::apply(const Config& config, InheritedSockets* i
     cannot_listen(service, opened.error());
     ServiceConfig back = old_service;
     back.listen = old_address;
-    auto restored = open_listener(back, nullptr);
+    auto restored = open_fresh(back);
     if (restored) {
       listeners_[j] = std::move(*restored);
       if (auto ec = listeners_[j]->attach(*services_[j])) {
@@ -293,8 +387,9 @@ void Server::cut_largest_outputs() {
                           "they were legitimate)");
 }
 
-void Server::stop_listening() {
+void Server::stop_listening(bool handoff) {
   for (auto& listener : listeners_) {
+    if (handoff) listener->prepare_handoff();
     listener->close();
     context_.reactor.retire(std::move(listener));
   }
@@ -310,6 +405,16 @@ std::vector<ListenerInfo> Server::listeners() const {
   std::vector<ListenerInfo> out;
   for (size_t i = 0; i < listeners_.size(); ++i) {
     out.push_back({services_[i]->name(), listeners_[i]->transport(), listeners_[i]->bound()});
+  }
+  return out;
+}
+
+std::vector<ListenerFd> Server::listener_fds() const {
+  std::vector<ListenerFd> out;
+  for (size_t i = 0; i < listeners_.size(); ++i) {
+    const int fd = listeners_[i]->fd();
+    if (fd < 0) continue;
+    out.push_back({services_[i]->name(), fd, socket_inode(fd), listeners_[i]->activated()});
   }
   return out;
 }

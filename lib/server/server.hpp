@@ -4,12 +4,14 @@
 // address cannot be bound nothing changes at all.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "config/config.hpp"
+#include "server/inherited.hpp"
 #include "server/listener.hpp"
 #include "server/server_context.hpp"
 #include "server/service_runtime.hpp"
@@ -27,8 +29,13 @@ struct ServerTotals {
   ServiceStats stats;  // summed over services, including removed ones
 };
 
-// Sockets handed over by systemd (socket activation), by service name.
-using InheritedSockets = std::map<std::string, Fd>;
+// A listener as systemd's fd store sees it.
+struct ListenerFd {
+  std::string service;
+  int fd;
+  uint64_t inode;   // identity while open (socket_inode)
+  bool activated;   // a socket unit's: systemd keeps it anyway
+};
 
 class Server {
  public:
@@ -45,20 +52,39 @@ class Server {
   }
 
   // On failure returns the reasons (one per address) and leaves everything as it was.
+  // `inherited` (at start) is consumed: sockets are adopted by service name
+  // (stored ones only if type and address still match), the rest closed
+  // before anything is bound.
   std::vector<std::string> apply(const Config& config, InheritedSockets* inherited = nullptr);
 
+  // Called with a service name when a socket of that service that systemd's
+  // fd store holds is given up (FDSTOREREMOVE): the store's copy would keep
+  // its address bound.
+  void set_fd_store_release(std::function<void(const std::string&)> release) {
+    release_stored_ = std::move(release);
+  }
+
   // Graceful stop, step one: close every listener; connections go on.
-  void stop_listening();
+  // `handoff`: systemd's fd store keeps the sockets for the next socketd.
+  void stop_listening(bool handoff = false);
   void abort_all(std::string_view reason);
   size_t open_connections() const { return context_.open_connections; }
 
   std::vector<ListenerInfo> listeners() const;
+  std::vector<ListenerFd> listener_fds() const;
   ServerTotals totals() const;
   ServerContext& context() { return context_; }
 
  private:
-  Result<std::unique_ptr<Listener>> open_listener(const ServiceConfig& service,
-                                                  InheritedSockets* inherited);
+  Result<std::unique_ptr<Listener>> open_listener(const ServiceConfig& service, Fd adopted = {},
+                                                  bool activated = false);
+  // open_listener, but after a release (above) waits briefly for systemd to
+  // close its copy while the address is still in use.
+  Result<std::unique_ptr<Listener>> open_fresh(const ServiceConfig& service);
+  void release_stored(const std::string& service);
+  // Matches inherited sockets to services (see apply); closes the rest.
+  void adopt(const Config& config, InheritedSockets& inherited, std::vector<Fd>& adopted,
+             std::vector<bool>& activated, std::vector<std::string>& errors);
   // An old listener this service may keep (same name first), or SIZE_MAX.
   size_t find_reusable(const ServiceConfig& service, const std::vector<bool>& taken) const;
   // An old listener on the same port and family that blocks binding `service`.
@@ -80,6 +106,8 @@ class Server {
   std::chrono::milliseconds sweep_interval_{1000};
   TimerId sweep_timer_ = 0;
   bool output_cut_pending_ = false;
+  std::function<void(const std::string&)> release_stored_;
+  bool released_ = false;  // during apply(): a stored socket was given up
 };
 
 }  // namespace socketd

@@ -40,6 +40,14 @@ std::error_code TcpListener::attach(ServiceRuntime& service) {
   return {};
 }
 
+void TcpListener::prepare_handoff() {
+  // listen() again only changes the backlog. The configured one (5 by
+  // default) would overflow within milliseconds of a restart under load, and
+  // an overflowing queue drops SYNs (clients retry after 1 s, 3 s, ...). The
+  // next socketd sets the configured backlog again when it adopts the socket.
+  if (fd_ && !activated()) ::listen(fd_.get(), SOMAXCONN);
+}
+
 void TcpListener::pause(std::chrono::milliseconds duration) {
   if (resume_timer_ != 0) return;
   resume_timer_ = reactor_.add_timer(duration, [this] {

@@ -27,6 +27,8 @@ class TcpListener final : public Listener {
   std::error_code attach(ServiceRuntime& service) override;
   void close() override;
   void on_io(uint32_t events) noexcept override;
+  int fd() const override { return fd_.get(); }
+  void prepare_handoff() override;
   void pause(std::chrono::milliseconds duration) override;
 
  private:

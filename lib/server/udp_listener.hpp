@@ -34,6 +34,7 @@ class UdpListener final : public Listener {
   std::error_code attach(ServiceRuntime& service) override;
   void close() override;
   void on_io(uint32_t events) noexcept override;
+  int fd() const override { return fd_.get(); }
 
  private:
   // SO_RCVBUF up to the service's receive_buffer; warns if the kernel caps it.

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -425,11 +426,63 @@ void NotifySocket::drain_locked() const {
   // Under mutex_, so datagrams are appended in the order they were queued,
   // whichever thread reads them.
   char buf[4096];
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 16)];
   for (;;) {
-    const ssize_t n = ::recv(fd_.get(), buf, sizeof buf, 0);
+    iovec iov{buf, sizeof buf};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    const ssize_t n = ::recvmsg(fd_.get(), &msg, MSG_CMSG_CLOEXEC);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return;
+    std::vector<Fd> fds;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+      const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (size_t i = 0; i < count; ++i) {
+        int fd = -1;
+        std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+        fds.emplace_back(fd);
+      }
+    }
     messages_.emplace_back(buf, static_cast<size_t>(n));
+    const std::string& text = messages_.back();
+    std::string name;
+    for (const auto& l : lines(text)) {
+      if (l.starts_with("FDNAME=")) name = l.substr(7);
+    }
+    if (has_line(text, "FDSTOREREMOVE=1")) {
+      std::erase_if(store_, [&](const auto& kept) { return kept.first == name; });
+    }
+    if (keep_fds_ && has_line(text, "FDSTORE=1")) {
+      for (auto& fd : fds) {
+        struct stat st{};
+        ::fstat(fd.get(), &st);
+        const bool duplicate = std::any_of(store_.begin(), store_.end(), [&](const auto& kept) {
+          struct stat other{};
+          return ::fstat(kept.second.get(), &other) == 0 && other.st_ino == st.st_ino &&
+                 other.st_dev == st.st_dev;
+        });
+        if (!duplicate) store_.emplace_back(name, std::move(fd));
+      }
+    }
+  }
+}
+
+std::vector<std::pair<std::string, int>> NotifySocket::stored_fds() const {
+  std::lock_guard lock(mutex_);
+  drain_locked();
+  std::vector<std::pair<std::string, int>> out;
+  for (const auto& [name, fd] : store_) out.emplace_back(name, fd.get());
+  return out;
+}
+
+void NotifySocket::add_stored_fds(DaemonOptions& options) const {
+  for (const auto& [name, fd] : stored_fds()) {
+    options.listen_fds.push_back(fd);
+    options.listen_fdnames.push_back(name);
   }
 }
 

@@ -154,6 +154,18 @@ class NotifySocket {
                                       std::chrono::milliseconds deadline = kProcessDeadline);
   // Every message received so far, including any still queued in the socket.
   std::vector<std::string> messages() const;
+
+  // Off by default (fds sent are closed, as systemd does without
+  // FileDescriptorStoreMax=). On: like systemd's fd store, fds sent with FDSTORE=1 are kept by FDNAME=
+  // (a duplicate of a kept one is ignored), FDSTOREREMOVE=1 drops a name.
+  // Returns (name, fd) of everything kept; the fds stay owned by this object.
+  std::vector<std::pair<std::string, int>> stored_fds() const;
+  // DaemonOptions whose LISTEN_FDS are the stored fds, as systemd restarts a unit.
+  void add_stored_fds(DaemonOptions& options) const;
+  void keep_stored_fds(bool on) {
+    std::lock_guard lock(mutex_);
+    keep_fds_ = on;
+  }
   // Lines of one datagram.
   static std::vector<std::string> lines(std::string_view message);
   static bool has_line(std::string_view message, std::string_view line);
@@ -170,6 +182,8 @@ class NotifySocket {
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   mutable std::vector<std::string> messages_;
+  mutable std::vector<std::pair<std::string, Fd>> store_;
+  bool keep_fds_ = false;
   size_t cursor_ = 0;
 };
 
