@@ -2,7 +2,12 @@
 // reactor until a graceful stop. Exit codes follow daemon(7)/LSB: 0 clean
 // stop, 1 generic failure (and an invalid file with --check-config),
 // 2 usage error, 6 (EXIT_NOTCONFIGURED) config invalid at start.
+#include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <charconv>
@@ -16,6 +21,8 @@
 
 #include "app/app.hpp"
 #include "config/config_loader.hpp"
+#include "handover/state.hpp"
+#include "net/socket.hpp"
 #include "log/async_sink.hpp"
 #include "log/rate_limited_sink.hpp"
 #include "options.hpp"
@@ -77,10 +84,181 @@ int signal_reload(int pid) {
   return 1;
 }
 
-int run(const socketd::Options& options) {
+// `socketd --upgrade PID`: SIGUSR2, then wait for the report of the socketd
+// that took over (or of the old one, if the exec failed): the report file is
+// replaced (a new inode) either way.
+int signal_upgrade(int pid) {
+  const std::string path = reload_report_path();
+  struct stat before{};
+  if (!path.empty()) ::stat(path.c_str(), &before);
+  if (::kill(pid, SIGUSR2) != 0) {
+    std::fprintf(stderr, "socketd: cannot signal PID %d: %s\n", pid, std::strerror(errno));
+    return 1;
+  }
+  if (path.empty()) return 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    struct stat now{};
+    if (::stat(path.c_str(), &now) == 0 && now.st_ino != before.st_ino) {
+      auto [generation, message] = read_reload_report(path);
+      std::fputs(message.c_str(), message.starts_with("ok") ? stdout : stderr);
+      return message.starts_with("ok") ? 0 : 1;
+    }
+    ::usleep(5000);  // polling a file another process writes; there is no event to wait on
+  }
+  std::fprintf(stderr, "socketd: PID %d did not report the upgrade within 30 s\n", pid);
+  return 1;
+}
+
+constexpr const char* kHandoverEnv = "SOCKETD_HANDOVER_FD";
+constexpr size_t kMaxHandoverBytes = 1u << 30;
+
+// What a socketd started by an upgrade finds: the state and every descriptor
+// really passed across the exec (open, not close-on-exec). Read before this
+// process opens anything, so nothing of its own can pass for a handed-over fd.
+struct Handover {
+  bool present = false;
+  std::optional<socketd::handover::State> state;
+  std::string error;  // why `state` is empty
+  std::vector<int> fds;
+};
+
+Handover take_handover() {
+  Handover h;
+  const char* value = std::getenv(kHandoverEnv);
+  if (value == nullptr) return h;
+  h.present = true;
+  const std::string text = value;
+  ::unsetenv(kHandoverEnv);
+  int memfd = -1;
+  std::from_chars(text.data(), text.data() + text.size(), memfd);
+  if (DIR* dir = ::opendir("/proc/self/fd")) {
+    while (dirent* entry = ::readdir(dir)) {
+      int fd = -1;
+      const std::string_view name = entry->d_name;
+      auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), fd);
+      if (ec != std::errc() || fd < 3 || fd == memfd || fd == ::dirfd(dir)) continue;
+      const int flags = ::fcntl(fd, F_GETFD);
+      if (flags >= 0 && (flags & FD_CLOEXEC) == 0) h.fds.push_back(fd);
+    }
+    ::closedir(dir);
+  }
+  for (int fd : h.fds) ::fcntl(fd, F_SETFD, FD_CLOEXEC);  // ours now: not to a child
+  struct stat st{};
+  if (memfd < 3 || ::fstat(memfd, &st) != 0 || st.st_size < 0 ||
+      static_cast<size_t>(st.st_size) > kMaxHandoverBytes) {
+    h.error = "no readable hand-over state at " + text;
+    if (memfd >= 3) ::close(memfd);
+    return h;
+  }
+  std::string bytes(static_cast<size_t>(st.st_size), '\0');
+  size_t got = 0;
+  while (got < bytes.size()) {
+    const ssize_t n = ::pread(memfd, bytes.data() + got, bytes.size() - got, static_cast<off_t>(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  ::close(memfd);
+  bytes.resize(got);
+  auto decoded = socketd::handover::decode(bytes);
+  if (auto* error = std::get_if<socketd::handover::DecodeError>(&decoded)) {
+    h.error = error->message + " (at byte " + std::to_string(error->offset) + ")";
+  } else {
+    h.state = std::move(std::get<socketd::handover::State>(decoded));
+  }
+  return h;
+}
+
+// The listeners to adopt from a hand-over; every other passed descriptor not
+// named by the state is closed. With unreadable state, listening sockets
+// are matched to the config by address and everything else closed (clients
+// see a clean close).
+socketd::InheritedSockets handover_listeners(Handover& h, const socketd::Config& config,
+                                             std::vector<int>& connection_fds) {
   using namespace socketd;
+  InheritedSockets out;
+  std::vector<int> passed = h.fds;
+  std::sort(passed.begin(), passed.end());
+  auto take = [&](int fd) {
+    auto it = std::lower_bound(passed.begin(), passed.end(), fd);
+    if (it == passed.end() || *it != fd) return false;
+    passed.erase(it);
+    return true;
+  };
+  if (h.state) {
+    for (const auto& l : h.state->listeners) {
+      if (take(l.fd)) out.push_back({l.service, Fd(l.fd), !l.activated});
+    }
+    for (const auto& c : h.state->connections) {
+      if (take(c.fd)) connection_fds.push_back(c.fd);
+    }
+  } else {
+    for (auto it = passed.begin(); it != passed.end();) {
+      const int fd = *it;
+      int type = 0, listening = 0;
+      socklen_t len = sizeof type;
+      ::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len);
+      len = sizeof listening;
+      ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len);
+      auto bound = local_address(fd);
+      const ServiceConfig* match = nullptr;
+      if (bound && ((type == SOCK_STREAM && listening != 0) || type == SOCK_DGRAM)) {
+        for (const auto& s : config.services) {
+          const bool tcp = s.transport() == Transport::kTcp;
+          SocketAddress have = *bound;
+          if (s.listen.port() == 0) have.set_port(0);
+          if (tcp == (type == SOCK_STREAM) && have == s.listen) match = &s;
+        }
+      }
+      if (match != nullptr) {
+        out.push_back({match->name, Fd(fd), true});
+        it = passed.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (int fd : passed) ::close(fd);  // connections we cannot serve on: a clean close
+  return out;
+}
+
+// Replaces this process with /usr/sbin/socketd (the path we were started as)
+// and the hand-over state; returns only on failure, with the reason.
+std::string exec_successor(const std::vector<std::string>& argv, const std::string& state,
+                           const std::vector<int>& fds, socketd::AsyncSink& sink) {
+  const int memfd = ::memfd_create("socketd-handover", 0);  // kept across the exec
+  if (memfd < 0) return std::string("memfd_create: ") + std::strerror(errno);
+  size_t done = 0;
+  while (done < state.size()) {
+    const ssize_t n = ::write(memfd, state.data() + done, state.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ::close(memfd);
+      return std::string("writing the hand-over state: ") + std::strerror(errno);
+    }
+    done += static_cast<size_t>(n);
+  }
+  sink.flush(kLogFlushDeadline);  // the log thread ends with the exec
+  for (int fd : fds) ::fcntl(fd, F_SETFD, 0);
+  ::setenv(kHandoverEnv, std::to_string(memfd).c_str(), 1);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  const std::string path = argv[0].starts_with("/") ? argv[0] : "/proc/self/exe";
+  ::execv(path.c_str(), args.data());
+  const int err = errno;
+  ::unsetenv(kHandoverEnv);
+  for (int fd : fds) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  ::close(memfd);
+  return "cannot execute " + path + ": " + std::strerror(err);
+}
+
+int run(const socketd::Options& options, const std::vector<std::string>& argv) {
+  using namespace socketd;
+  Handover handover = take_handover();
   // Blocked before anything else so they only ever arrive through signalfd.
-  if (auto ec = block_signals({SIGTERM, SIGINT, SIGHUP})) {
+  if (auto ec = block_signals({SIGTERM, SIGINT, SIGHUP, SIGUSR2})) {
     std::fprintf(stderr, "socketd: cannot block signals: %s\n", ec.message().c_str());
     return 1;
   }
@@ -118,8 +296,11 @@ int run(const socketd::Options& options) {
           {.config_path = options.config_path,
            .watchdog_interval = watchdog_interval(),
            .reload_report_path = reload_report_path(),
-           .log_limiter = &limited});
-  auto signals = SignalSource::create(**reactor, {SIGTERM, SIGINT, SIGHUP},
+           .log_limiter = &limited,
+           .exec_successor = [&argv, &sink](const std::string& state, const std::vector<int>& fds) {
+             return exec_successor(argv, state, fds, sink);
+           }});
+  auto signals = SignalSource::create(**reactor, {SIGTERM, SIGINT, SIGHUP, SIGUSR2},
                                       [&app](int signo) { app.on_signal(signo); });
   if (!signals) {
     std::fprintf(stderr, "socketd: cannot create signalfd: %s\n",
@@ -129,7 +310,26 @@ int run(const socketd::Options& options) {
   std::vector<std::string> problems;
   InheritedSockets inherited = inherited_sockets(problems);
   for (const auto& p : problems) logger.log(LogLevel::kWarning, p);
-  if (!app.start(*load.config, &inherited)) return 1;  // adopts or closes every one
+  std::vector<int> connection_fds;
+  if (handover.present) {
+    if (!handover.state) {
+      logger.log(LogLevel::kError, "cannot read the state handed over by the previous socketd: " +
+                                       handover.error +
+                                       "; its connections are closed, its listening sockets "
+                                       "adopted by address");
+    }
+    auto from_handover = handover_listeners(handover, *load.config, connection_fds);
+    for (auto& socket : from_handover) inherited.push_back(std::move(socket));
+  }
+  if (handover.present && !handover.state) {
+    app.set_last_reload("upgraded in place; the handed-over state was unreadable (" +
+                        handover.error + "): its connections were closed");
+  }
+  // Adopts or closes every inherited socket; takes over the connections.
+  if (!app.start(*load.config, &inherited, handover.state ? &*handover.state : nullptr,
+                 std::move(connection_fds))) {
+    return 1;
+  }
   (*reactor)->run();
   if (auto ec = (*reactor)->error()) {
     logger.log(LogLevel::kError, "the event loop failed: " + ec.message() + "; exiting");
@@ -169,6 +369,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (options->signal_reload_pid != 0) return signal_reload(options->signal_reload_pid);
+  if (options->upgrade_pid != 0) return signal_upgrade(options->upgrade_pid);
   if (options->check_config) {
     auto load = socketd::load_config_file(options->config_path);
     for (const auto& e : load.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
@@ -178,5 +379,5 @@ int main(int argc, char** argv) {
                 n == 1 ? "" : "s");
     return 0;
   }
-  return run(*options);
+  return run(*options, std::vector<std::string>(argv, argv + argc));
 }

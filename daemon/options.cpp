@@ -7,6 +7,7 @@ namespace socketd {
 const char* usage_text() {
   return "Usage: socketd [--config FILE] [--check-config] [--version] [--help]\n"
          "       socketd --signal-reload PID\n"
+         "       socketd --upgrade PID\n"
          "\n"
          "Serves the TCP/UDP services described in FILE from one edge-triggered\n"
          "epoll loop. Runs in the foreground; made for systemd (Type=notify).\n"
@@ -15,10 +16,13 @@ const char* usage_text() {
          "  -t, --check-config  validate FILE, print every error, exit 0 if valid, 1 if not\n"
          "  --signal-reload PID send SIGHUP to the socketd with that PID and wait until it\n"
          "                      has applied or refused the file (exit 0/1); for ExecReload=\n"
+         "  --upgrade PID       send SIGUSR2 to the socketd with that PID: it re-executes\n"
+         "                      /usr/sbin/socketd in place, keeping listeners and chat/echo\n"
+         "                      sessions; waits for the outcome (exit 0/1)\n"
          "  -V, --version       print the version and exit\n"
          "  -h, --help          print this help and exit\n"
          "\n"
-         "Signals: SIGTERM/SIGINT stop gracefully; SIGHUP reloads FILE.\n"
+         "Signals: SIGTERM/SIGINT stop gracefully; SIGHUP reloads FILE; SIGUSR2 upgrades.\n"
          "See socketd(8) and socketd.toml(5).\n";
 }
 
@@ -34,15 +38,15 @@ std::optional<Options> parse_options(const std::vector<std::string>& args, std::
       options.config_path = args[++i];
     } else if (arg.starts_with("--config=")) {
       options.config_path = arg.substr(9);
-    } else if (arg == "--signal-reload") {
+    } else if (arg == "--signal-reload" || arg == "--upgrade") {
       int pid = 0;
       const std::string value = i + 1 < args.size() ? args[++i] : "";
       const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), pid);
       if (value.empty() || ec != std::errc{} || end != value.data() + value.size() || pid <= 0) {
-        error = "--signal-reload needs the daemon's PID";
+        error = arg + " needs the daemon's PID";
         return std::nullopt;
       }
-      options.signal_reload_pid = pid;
+      (arg == "--upgrade" ? options.upgrade_pid : options.signal_reload_pid) = pid;
     } else if (arg == "-t" || arg == "--check-config") {
       options.check_config = true;
     } else if (arg == "-V" || arg == "--version") {

@@ -13,6 +13,7 @@ struct Options {
   bool show_version = false;
   bool show_help = false;
   int signal_reload_pid = 0;  // --signal-reload PID: reload that daemon and wait
+  int upgrade_pid = 0;        // --upgrade PID: session-keeping re-exec of that daemon, and wait
 };
 
 // Parses argv; on a usage error returns nullopt and fills `error`.

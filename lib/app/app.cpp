@@ -73,7 +73,8 @@ void App::apply_logging(const Config& config) {
   if (options_.log_limiter != nullptr) options_.log_limiter->set_limit(config.daemon.log_rate_limit);
 }
 
-bool App::start(const Config& config, InheritedSockets* inherited) {
+bool App::start(const Config& config, InheritedSockets* inherited, handover::State* handed_over,
+                std::vector<int> connection_fds) {
   apply_logging(config);
   std::string store_error;
   auto store = prepare_upload_store(config, store_error);
@@ -95,6 +96,12 @@ bool App::start(const Config& config, InheritedSockets* inherited) {
   if (!errors.empty()) return false;
   config_ = config;
   sync_fd_store();
+  if (handed_over != nullptr) {
+    const size_t offered = handed_over->connections.size();
+    server_.adopt_state(*handed_over, std::move(connection_fds));
+    last_reload_ = "upgraded in place; took over " + std::to_string(server_.open_connections()) +
+                   " of " + std::to_string(offered) + " connection(s)";
+  }
   std::string where;
   for (const auto& l : server_.listeners()) {
     where += (where.empty() ? "" : ", ") + l.service + " " +
@@ -259,8 +266,36 @@ void App::check_drained() {
   drain_poll_ = reactor_.add_timer(std::chrono::milliseconds(20), [this] { check_drained(); });
 }
 
+void App::upgrade() {
+  if (stopping_) return;
+  if (!options_.exec_successor) {
+    logger_.log(LogLevel::kWarning, "SIGUSR2 (upgrade) ignored: not supported here");
+    return;
+  }
+  notifier_.reloading();
+  handover::State state = server_.save_state();
+  // Connections that could not be handed over (uploads) were closed above;
+  // their last jobs keep the bytes as ".incomplete" before the exec ends the
+  // I/O threads.
+  server_.drain_io();
+  std::vector<int> fds;
+  for (const auto& l : state.listeners) fds.push_back(l.fd);
+  for (const auto& c : state.connections) fds.push_back(c.fd);
+  logger_.log(LogLevel::kNotice, "upgrading: handing " + std::to_string(state.listeners.size()) +
+                                     " listener(s) and " + std::to_string(state.connections.size()) +
+                                     " connection(s) to a new socketd in this process");
+  const std::string error = options_.exec_successor(handover::encode(state), fds);
+  last_reload_ = "upgrade failed: " + error + "; the old socketd serves on";
+  logger_.log(LogLevel::kError, last_reload_);
+  report_reload(false);
+  notifier_.ready();
+  notifier_.status(status_line());
+}
+
 void App::on_signal(int signo) {
-  if (signo == SIGHUP) {
+  if (signo == SIGUSR2) {
+    upgrade();
+  } else if (signo == SIGHUP) {
     reload();
   } else {
     stop();

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
+#include <vector>
 #include <map>
 #include <memory>
 #include <set>
@@ -28,6 +30,11 @@ struct AppOptions {
   // (atomically), so `socketd --signal-reload` can wait for it.
   std::string reload_report_path;
   RateLimitedSink* log_limiter = nullptr;  // follows [daemon] log_rate_limit
+  // Session-keeping upgrade (SIGUSR2): replaces this process with a new
+  // socketd that takes `state` (lib/handover) and the descriptors `fds`.
+  // Returns only if that failed, with the reason. Unset: no upgrades.
+  std::function<std::string(const std::string& state, const std::vector<int>& fds)>
+      exec_successor;
 };
 
 class App {
@@ -37,12 +44,21 @@ class App {
 
   // Binds every listener of `config` (adopting inherited sockets by name) and
   // reports READY=1. On failure logs why and returns false.
-  bool start(const Config& config, InheritedSockets* inherited = nullptr);
+  // After an upgrade (SIGUSR2), `handed_over` is the previous socketd's state
+  // and `connection_fds` the descriptors of its connections.
+  bool start(const Config& config, InheritedSockets* inherited = nullptr,
+             handover::State* handed_over = nullptr, std::vector<int> connection_fds = {});
   // Re-reads the config file; a bad file or an address that cannot be bound
   // leaves the running configuration fully in force.
   bool reload();
   // Graceful stop; the reactor stops once drained or at the drain timeout.
   void stop();
+  // Session-keeping upgrade: hands listeners, connections and counters to a
+  // new socketd in this same process (see AppOptions::exec_successor).
+  // Returns only if it failed; this socketd then serves on.
+  void upgrade();
+  // In a socketd started by upgrade(): the report says what was taken over.
+  void set_last_reload(std::string text) { last_reload_ = std::move(text); }
   void on_signal(int signo);
 
   Server& server() { return server_; }

@@ -52,6 +52,8 @@ class ProxyHeaderReader {
   const ProxyParse& feed(std::span<const char> chunk);
   const ProxyParse& result() const { return result_; }
   size_t consumed_from_last() const { return consumed_from_last_; }
+  // The bytes fed so far while the header is incomplete (for a hand-over).
+  const std::string& pending() const { return bytes_; }
 
  private:
   std::string bytes_;

@@ -31,6 +31,96 @@ Connection::Connection(ServiceRuntime& service, std::shared_ptr<const ServiceSet
 
 Connection::~Connection() = default;
 
+bool Connection::save(handover::ConnectionRecord& record) const {
+  if (closed_ || close_requested_ || broken_ || input_done_ || hangup_seen_ ||
+      waiting_on_session_ || input_paused_) {
+    return false;
+  }
+  if (!admitted_) {
+    if (!proxied_) return false;
+    record.kind = handover::SessionKind::kProxyPending;
+    record.session_state = proxied_->reader.pending();
+  } else {
+    const Mode mode = settings_->config.mode;
+    if (mode == Mode::kChat) {
+      record.kind = handover::SessionKind::kChat;
+    } else if (mode == Mode::kEcho) {
+      record.kind = handover::SessionKind::kEcho;
+    } else {
+      return false;
+    }
+    auto state = session_->save();
+    if (!state) return false;
+    record.session_state = std::move(*state);
+  }
+  record.fd = fd_.get();
+  record.peer = peer_;
+  if (const SocketAddress* via = proxy()) record.proxy = *via;
+  record.bytes_in = bytes_in_;
+  record.bytes_out = bytes_out_;
+  const auto now = service_.context().reactor.now();
+  record.age_ms = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(now - opened_).count());
+  record.idle_ms = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(now - idle_.last_active).count());
+  const auto queued = out_.readable();
+  record.pending_output.assign(queued.data(), queued.size());
+  return true;
+}
+
+bool Connection::restore(const handover::ConnectionRecord& record, std::string& error) {
+  using handover::SessionKind;
+  const Mode mode = settings_->config.mode;
+  if (record.kind == SessionKind::kProxyPending) {
+    if (!proxied_) {
+      error = "a PROXY header was awaited, but the service no longer has proxy_protocol";
+      return false;
+    }
+    const auto& result = proxied_->reader.feed(record.session_state);
+    if (result.status != ProxyParse::Status::kNeedMore) {
+      error = "the PROXY header bytes handed over are not an incomplete header";
+      return false;
+    }
+    bytes_in_ = record.bytes_in;
+    return true;
+  }
+  if ((record.kind == SessionKind::kChat && mode != Mode::kChat) ||
+      (record.kind == SessionKind::kEcho && mode != Mode::kEcho) ||
+      (record.kind != SessionKind::kChat && record.kind != SessionKind::kEcho)) {
+    error = "the service's mode changed";
+    return false;
+  }
+  if (proxied_) {
+    // Admitted through a PROXY header by the previous socketd.
+    peer_ = record.peer;
+    if (record.proxy) {
+      proxied_->proxy = *record.proxy;
+      proxied_->named_client = true;
+    }
+    admitted_ = true;
+    session_ = service_.make_session(*settings_);
+  }
+  if (!session_->restore(record.session_state)) {
+    error = "the session state does not fit the service's options";
+    return false;
+  }
+  bytes_in_ = record.bytes_in;
+  bytes_out_ = record.bytes_out;
+  opened_ = service_.context().reactor.now() - std::chrono::milliseconds(record.age_ms);
+  queue_output(record.pending_output);
+  return true;
+}
+
+void Connection::resume() {
+  service_.touch(*this);
+  if (auto ec = service_.context().reactor.add(fd_.get(), this)) {
+    finish("cannot register with epoll: " + ec.message(), false);
+    return;
+  }
+  // Bytes may have arrived while no socketd watched: no edge will say so.
+  service_.context().reactor.mark_ready(this);
+}
+
 void Connection::start() {
   service_.touch(*this);
   if (admitted_) {  // else: no greeting before the PROXY header

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "buffer/buffer.hpp"
+#include "handover/state.hpp"
 #include "net/address.hpp"
 #include "net/fd.hpp"
 #include "net/proxy_header.hpp"
@@ -58,6 +59,20 @@ class Connection final : public IoHandler, private Reply {
   IdleHook& idle_hook() { return idle_; }
   IdleHook& age_hook() { return age_; }
   size_t queued_output() const { return out_.size(); }
+
+  // Hand-over across a re-exec: fills `record` (all but the service name)
+  // and returns true if this connection can be handed over as it stands —
+  // a chat or echo session, or a PROXY header still being read; not while
+  // closing or waiting on the disk.
+  bool save(handover::ConnectionRecord& record) const;
+  int fd() const { return fd_.get(); }
+  // On a connection made for a handed-over client (not start()ed): takes the
+  // record's state (session, PROXY header so far, queued output, counters).
+  // False, with `error` set, if the record does not fit this service.
+  bool restore(const handover::ConnectionRecord& record, std::string& error);
+  // After restore(): registers with the reactor and picks up where the
+  // previous socketd stopped (no greeting; queued output is flushed).
+  void resume();
   ServiceRuntime& service() { return service_; }
   size_t index = 0;  // position in the owning ServiceRuntime's table
 

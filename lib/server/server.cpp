@@ -409,6 +409,92 @@ std::vector<ListenerInfo> Server::listeners() const {
   return out;
 }
 
+namespace {
+
+std::vector<uint64_t> stats_values(const ServiceStats& s) {
+  return {s.connections_total, s.bytes_in, s.bytes_out, s.uploads_finished, s.uploads_incomplete,
+          s.datagrams, s.refused, s.denied, s.timed_out, s.proxy_errors, s.output_cut};
+}
+
+void add_stats_values(ServiceStats& s, const std::vector<uint64_t>& v) {
+  uint64_t* fields[] = {&s.connections_total, &s.bytes_in, &s.bytes_out, &s.uploads_finished,
+                        &s.uploads_incomplete, &s.datagrams, &s.refused, &s.denied,
+                        &s.timed_out, &s.proxy_errors, &s.output_cut};
+  for (size_t i = 0; i < std::size(fields) && i < v.size(); ++i) *fields[i] += v[i];
+}
+
+}  // namespace
+
+handover::State Server::save_state() {
+  handover::State state;
+  for (size_t i = 0; i < listeners_.size(); ++i) {
+    if (listeners_[i]->fd() < 0) continue;
+    state.listeners.push_back({services_[i]->name(), listeners_[i]->fd(),
+                               listeners_[i]->transport() == Transport::kTcp,
+                               listeners_[i]->activated()});
+  }
+  constexpr std::string_view kReason = "daemon upgrading: this connection cannot be handed over";
+  for (auto& runtime : services_) runtime->save(state.connections, kReason);
+  // Removed services still serving: their connections end here.
+  for (auto& runtime : retiring_) runtime->abort_all(kReason);
+  for (auto& runtime : services_) {
+    state.counters.push_back({runtime->name(), stats_values(runtime->stats())});
+  }
+  return state;
+}
+
+void Server::adopt_state(handover::State& state, std::vector<int> inherited_fds) {
+  std::sort(inherited_fds.begin(), inherited_fds.end());
+  auto& logger = context_.logger;
+  size_t adopted = 0;
+  for (auto& record : state.connections) {
+    const bool passed = std::binary_search(inherited_fds.begin(), inherited_fds.end(), record.fd);
+    Fd fd(passed ? record.fd : -1);
+    if (passed) {
+      // Each descriptor once: a second record naming it is refused.
+      inherited_fds.erase(std::lower_bound(inherited_fds.begin(), inherited_fds.end(), record.fd));
+    }
+    std::string error;
+    auto it = std::find_if(services_.begin(), services_.end(),
+                           [&](const auto& r) { return r->name() == record.service; });
+    if (!fd) {
+      error = "descriptor " + std::to_string(record.fd) + " was not handed over";
+    } else if (it == services_.end()) {
+      error = "service no longer configured";
+    } else {
+      int type = 0;
+      socklen_t len = sizeof type;
+      sockaddr_storage peer{};
+      socklen_t peer_len = sizeof peer;
+      if (::getsockopt(fd.get(), SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM ||
+          ::getpeername(fd.get(), reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0) {
+        error = "descriptor " + std::to_string(record.fd) + " is not a connected TCP socket";
+      } else if (auto ec = set_nonblocking(fd.get())) {
+        error = ec.message();
+      } else if ((*it)->adopt(fd, record, error)) {
+        ++adopted;
+        continue;
+      }
+    }
+    logger.log(LogLevel::kWarning, "handed-over connection of '" + record.service + "' from " +
+                                       record.peer.to_string() + " closed: " + error);
+  }
+  for (const auto& counters : state.counters) {
+    auto it = std::find_if(services_.begin(), services_.end(),
+                           [&](const auto& r) { return r->name() == counters.service; });
+    if (it != services_.end()) {
+      add_stats_values((*it)->stats(), counters.values);
+    } else {
+      add_stats_values(removed_stats_, counters.values);
+    }
+  }
+  if (!state.connections.empty()) {
+    logger.log(LogLevel::kNotice, "took over " + std::to_string(adopted) + " of " +
+                                      std::to_string(state.connections.size()) +
+                                      " connection(s) from the previous socketd");
+  }
+}
+
 std::vector<ListenerFd> Server::listener_fds() const {
   std::vector<ListenerFd> out;
   for (size_t i = 0; i < listeners_.size(); ++i) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "handover/state.hpp"
 #include "server/inherited.hpp"
 #include "server/listener.hpp"
 #include "server/server_context.hpp"
@@ -69,6 +70,16 @@ class Server {
   void stop_listening(bool handoff = false);
   void abort_all(std::string_view reason);
   size_t open_connections() const { return context_.open_connections; }
+
+  // Hand-over across a re-exec: the listeners, every connection that can be
+  // handed over and the counters; the other connections are closed now
+  // (uploads are kept as ".incomplete" by their jobs).
+  handover::State save_state();
+  // In the successor, after apply(): serves the handed-over connections on
+  // (those whose service or mode no longer fits are closed, with a log line
+  // each) and adds the counters. `inherited_fds`: descriptors really passed
+  // across the exec; a record naming any other is refused.
+  void adopt_state(handover::State& state, std::vector<int> inherited_fds);
 
   std::vector<ListenerInfo> listeners() const;
   std::vector<ListenerFd> listener_fds() const;

@@ -211,6 +211,49 @@ void ServiceRuntime::collect_queued(std::vector<Connection*>& out) const {
   }
 }
 
+void ServiceRuntime::save(std::vector<handover::ConnectionRecord>& out,
+                          std::string_view reason) {
+  std::vector<Connection*> left;
+  for (const auto& connection : connections_) {
+    handover::ConnectionRecord record;
+    if (connection->save(record)) {
+      record.service = name();
+      out.push_back(std::move(record));
+    } else {
+      left.push_back(connection.get());
+    }
+  }
+  for (Connection* connection : left) connection->abort(reason);
+}
+
+bool ServiceRuntime::adopt(Fd& fd, const handover::ConnectionRecord& record, std::string& error) {
+  using handover::SessionKind;
+  const Mode mode = settings_->config.mode;
+  const bool fits = record.kind == SessionKind::kProxyPending
+                        ? settings_->config.proxy_protocol
+                        : (record.kind == SessionKind::kChat && mode == Mode::kChat) ||
+                              (record.kind == SessionKind::kEcho && mode == Mode::kEcho);
+  if (!fits) {
+    error = "the service's mode or proxy_protocol changed";
+    return false;  // before a session of another mode (an upload's file) is made
+  }
+  auto connection = std::make_unique<Connection>(*this, settings_, std::move(fd), record.peer);
+  if (!connection->restore(record, error)) return false;  // never registered: closes with it
+  const auto now = context_.reactor.now();
+  ++context_.open_connections;
+  if (IdleHook* hook = connection->header_hook();
+      hook != nullptr && !connection->admitted()) {
+    awaiting_header_.touch(*hook, now + settings_->config.proxy_header_timeout);
+  } else {
+    admission_.opened(connection->peer());
+  }
+  connection->index = connections_.size();
+  by_age_.touch(connection->age_hook(), now);
+  connections_.push_back(std::move(connection));
+  connections_.back()->resume();
+  return true;
+}
+
 void ServiceRuntime::abort_all(std::string_view reason) {
   while (!connections_.empty()) connections_.back()->abort(reason);
 }

@@ -69,6 +69,15 @@ class ServiceRuntime {
   // Closes connections idle longer than idle_timeout, and uploads older than upload_timeout.
   void sweep(Clock::time_point now);
   void abort_all(std::string_view reason);
+
+  // Hand-over across a re-exec: appends a record for every connection that
+  // can be handed over and closes the others now with `reason` (uploads:
+  // their jobs keep the bytes as ".incomplete").
+  void save(std::vector<handover::ConnectionRecord>& out, std::string_view reason);
+  // A client handed over by the previous socketd: served on from where it
+  // stopped. False (the caller closes `fd`) with `error` if it does not fit.
+  bool adopt(Fd& fd, const handover::ConnectionRecord& record, std::string& error);
+
   // Appends every connection with output queued (for max_output_bytes).
   void collect_queued(std::vector<Connection*>& out) const;
 

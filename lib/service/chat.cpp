@@ -23,6 +23,20 @@ bool ChatSession::answer(std::string_view message, std::string_view suffix, Repl
   return true;
 }
 
+std::optional<std::string> ChatSession::save() const {
+  if (done_) return std::nullopt;  // closing anyway
+  return partial_;
+}
+
+bool ChatSession::restore(std::string_view state) {
+  if (!state.empty() && (!options_.line_framing || state.size() > options_.max_line_bytes ||
+                         state.find('\n') != std::string_view::npos)) {
+    return false;
+  }
+  partial_.assign(state);
+  return true;
+}
+
 void ChatSession::on_data(std::span<const char> chunk, Reply& reply) {
   if (done_) return;
   if (!options_.line_framing) {

@@ -28,6 +28,9 @@ class ChatSession final : public Session {
       : options_(options), random_(random) {}
   void on_open(Reply& reply) override;
   void on_data(std::span<const char> chunk, Reply& reply) override;
+  // The unterminated line (line framing); nothing once the exit word was seen.
+  std::optional<std::string> save() const override;
+  bool restore(std::string_view state) override;
 
  private:
   // Returns false once the exit word has been seen.

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 
 namespace socketd {
@@ -45,6 +47,14 @@ class Session {
   // disk buffer); empty: the connection's own read buffer. on_data() then
   // gets a span inside it.
   virtual std::span<char> input_space() { return {}; }
+
+  // Hand-over to the next socketd across a re-exec (lib/handover): the
+  // session's state as bytes, or nullopt if it cannot be handed over as it
+  // stands (the default).
+  virtual std::optional<std::string> save() const { return std::nullopt; }
+  // On a fresh session whose on_open() did not run: takes a saved state
+  // back; false if the bytes do not fit this session's options.
+  virtual bool restore(std::string_view /*state*/) { return false; }
 };
 
 inline std::string_view as_view(std::span<const char> bytes) {
