@@ -59,6 +59,9 @@ extern "C" void on_crash(int signo) {
 
 void install_crash_handoff() {
   for (auto& slot : crash_fds) slot.store(-1);
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  return;  // the sanitizer's own SEGV report is worth more in those builds
+#endif
   struct sigaction sa{};
   sa.sa_handler = on_crash;
   sa.sa_flags = SA_RESETHAND | SA_NODEFER;
