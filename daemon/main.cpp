@@ -10,8 +10,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <optional>
 #include <cstring>
 #include <memory>
 
@@ -20,6 +22,7 @@
 #include <vector>
 
 #include "app/app.hpp"
+#include "app/reload_report.hpp"
 #include "config/config_loader.hpp"
 #include "handover/state.hpp"
 #include "net/socket.hpp"
@@ -48,24 +51,11 @@ std::string reload_report_path() {
   return std::string(dirs.substr(0, dirs.find(':'))) + "/reload-status";
 }
 
-// "GENERATION ok|failed MESSAGE", or generation 0 when there is no report yet.
-std::pair<uint64_t, std::string> read_reload_report(const std::string& path) {
-  std::string text;
-  if (FILE* f = std::fopen(path.c_str(), "r")) {
-    char buf[4096];
-    text.assign(buf, std::fread(buf, 1, sizeof buf, f));
-    std::fclose(f);
-  }
-  uint64_t generation = 0;
-  std::from_chars(text.data(), text.data() + text.size(), generation);
-  return {generation, text.substr(std::min(text.find(' ') + 1, text.size()))};
-}
-
 // ExecReload=: SIGHUP the daemon, then wait until it reports the outcome, so
 // `systemctl reload` returns only once the new file is in force (or refused).
 int signal_reload(int pid) {
   const std::string path = reload_report_path();
-  const uint64_t before = path.empty() ? 0 : read_reload_report(path).first;
+  const uint64_t before = path.empty() ? 0 : socketd::read_reload_report(path).generation;
   if (::kill(pid, SIGHUP) != 0) {
     std::fprintf(stderr, "socketd: cannot signal PID %d: %s\n", pid, std::strerror(errno));
     return 1;
@@ -73,10 +63,11 @@ int signal_reload(int pid) {
   if (path.empty()) return 0;  // not under systemd: nothing to wait on
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (std::chrono::steady_clock::now() < deadline) {
-    auto [generation, message] = read_reload_report(path);
-    if (generation > before) {
-      std::fputs(message.c_str(), message.starts_with("ok") ? stdout : stderr);
-      return message.starts_with("ok") ? 0 : 1;
+    const auto report = socketd::read_reload_report(path);
+    if (report.generation > before) {
+      std::fprintf(report.ok ? stdout : stderr, "%s %s\n", report.ok ? "ok" : "failed",
+                   report.message.c_str());
+      return report.ok ? 0 : 1;
     }
     ::usleep(5000);  // polling a file another process writes; there is no event to wait on
   }
@@ -88,7 +79,25 @@ int signal_reload(int pid) {
 // that took over (or of the old one, if the exec failed): the report file is
 // replaced (a new inode) either way.
 int signal_upgrade(int pid) {
-  const std::string path = reload_report_path();
+  std::string path = reload_report_path();
+  if (path.empty()) {
+    // Run by hand or by a package script, not by systemd: the daemon's own
+    // RUNTIME_DIRECTORY says where it reports (readable by root).
+    if (FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/environ").c_str(), "r")) {
+      std::string env(1 << 16, '\0');
+      env.resize(std::fread(env.data(), 1, env.size(), f));
+      std::fclose(f);
+      for (size_t at = 0; at < env.size();) {
+        const size_t end = std::min(env.find('\0', at), env.size());
+        const std::string_view var(env.data() + at, end - at);
+        if (var.starts_with("RUNTIME_DIRECTORY=") && var.size() > 18) {
+          const std::string_view dirs = var.substr(18);
+          path = std::string(dirs.substr(0, dirs.find(':'))) + "/reload-status";
+        }
+        at = end + 1;
+      }
+    }
+  }
   struct stat before{};
   if (!path.empty()) ::stat(path.c_str(), &before);
   if (::kill(pid, SIGUSR2) != 0) {
@@ -100,9 +109,10 @@ int signal_upgrade(int pid) {
   while (std::chrono::steady_clock::now() < deadline) {
     struct stat now{};
     if (::stat(path.c_str(), &now) == 0 && now.st_ino != before.st_ino) {
-      auto [generation, message] = read_reload_report(path);
-      std::fputs(message.c_str(), message.starts_with("ok") ? stdout : stderr);
-      return message.starts_with("ok") ? 0 : 1;
+      const auto report = socketd::read_reload_report(path);
+      std::fprintf(report.ok ? stdout : stderr, "%s %s\n", report.ok ? "ok" : "failed",
+                   report.message.c_str());
+      return report.ok ? 0 : 1;
     }
     ::usleep(5000);  // polling a file another process writes; there is no event to wait on
   }

@@ -4,9 +4,11 @@
 # `systemctl restart socketd` and one crash (kill -SEGV of the main PID) go
 # by, a client connecting to every TCP service over and over is never
 # refused and never reset: connects wait in the accept queue for the next
-# socketd. Also: the listening sockets are the same sockets afterwards (same
-# inode), a reload that drops a service removes it from the store, and
-# `systemctl stop` still closes everything.
+# socketd. Then a session-keeping upgrade (`socketd --upgrade $MAINPID`):
+# same PID, 50 chat sessions opened before it all answer after it. Also: the
+# listening sockets are the same sockets afterwards (same inode), a reload
+# that drops a service removes it from the store, and `systemctl stop` still
+# closes everything.
 #
 # Environment: SOCKETD_BUILD_DIR, SOCKETD_SOURCE_DIR (see socketd_systemd_test.sh).
 # Exit status: 0 all passed, 1 a check failed, 77 skipped (not root, no systemd).
@@ -45,7 +47,9 @@ fi
 STATEDIR=$(mktemp -d "${TMPDIR:-/tmp}/socketd-restart.XXXXXX")
 LOOP_PID=
 HOLD_PID=
+SESSIONS_PID=
 cleanup() {
+  [[ -n $SESSIONS_PID ]] && kill "$SESSIONS_PID" 2>/dev/null
   [[ -n $LOOP_PID ]] && kill "$LOOP_PID" 2>/dev/null
   [[ -n $HOLD_PID ]] && kill "$HOLD_PID" 2>/dev/null
   "$HARNESS" poweroff "$STATEDIR" >/dev/null 2>&1 || true
@@ -140,6 +144,34 @@ check "journal shows the crash" eventually 10 sh -c "'$HARNESS' exec '$STATEDIR'
 check "the restarted socketd serves (greeting on 8888)" client greet 8888 hello
 stamp "serving again"
 
+# ---- session-keeping upgrade: same PID, 50 chat sessions go on
+in_ns rm -f "$T/s-ready" "$T/s-go" "$T/s-result"
+in_ns python3 "$T/chat_sessions.py" 8889 'success!' 50 "$T/s-ready" "$T/s-go" "$T/s-result" \
+  >"$WORK/sessions.log" 2>&1 &
+SESSIONS_PID=$!
+check "50 chat sessions open on 8889 and answered" eventually 30 in_ns test -e "$T/s-ready"
+pid=$(main_pid)
+stamp "upgrade"
+check "socketd --upgrade $pid (SIGUSR2, waits for the report)" in_ns /usr/sbin/socketd --upgrade "$pid"
+stamp "upgraded"
+check "same MainPID ($pid) and active after the upgrade" test "$(main_pid)" = "$pid"
+check "systemd still sees it active" is_active
+took_over_all() {
+  local line
+  line=$(in_ns journalctl -u socketd --no-pager -o cat | grep 'took over [0-9]* of [0-9]* connection' | tail -n1)
+  echo "$line"
+  [[ $line =~ took\ over\ ([0-9]+)\ of\ ([0-9]+) ]] && ((BASH_REMATCH[1] == BASH_REMATCH[2] && BASH_REMATCH[1] >= 50))
+}
+check "journal: the new socketd took over every connection (>= 50)" eventually 10 took_over_all
+in_ns journalctl -u socketd --no-pager -o short-precise | grep -E 'upgrading:|took over' | tail -n2
+in_ns touch "$T/s-go"
+sessions_done() { ! kill -0 "$SESSIONS_PID" 2>/dev/null; }
+eventually 60 sessions_done
+check "all 50 chat sessions answer after the upgrade ($(in_ns cat "$T/s-result" 2>/dev/null | head -n1))" \
+  in_ns grep -q '^answered 50 of 50$' "$T/s-result"
+no_manifest_warning() { ! in_ns journalctl -u socketd --no-pager -o cat | grep -E 'fd store manifest|cannot read the state'; }
+check "journal: no fd store manifest or hand-over state problems" no_manifest_warning
+
 in_ns touch "$T/stop"
 loop_done() { ! kill -0 "$LOOP_PID" 2>/dev/null; }
 eventually 90 loop_done
@@ -159,7 +191,7 @@ sys.exit(0 if ok else 1)
 PY
 }
 for port in 8888 8889 9999; do
-  check "TCP $port across 3 restarts and a crash: 0 refused, 0 reset, 0 timed out" loop_ok "$port"
+  check "TCP $port across 3 restarts, a crash and an upgrade: 0 refused, 0 reset, 0 timed out" loop_ok "$port"
 done
 INODES1="$(listener_inode 8888) $(listener_inode 8889) $(listener_inode 9999)"
 check "the same listening sockets as at the start (inodes $INODES0)" test "$INODES0" = "$INODES1"
