@@ -7,14 +7,16 @@
 #include "service/chat.hpp"
 #include "service/echo.hpp"
 #include "service/escape.hpp"
+#include "service/metrics_session.hpp"
 #include "service/stream_upload.hpp"
 #include "service/upload.hpp"
 
 namespace socketd {
 
 ServiceRuntime::ServiceRuntime(ServerContext& context,
-                               std::shared_ptr<const ServiceSettings> settings)
-    : context_(context), settings_(settings), admission_(std::move(settings)) {}
+                               std::shared_ptr<const ServiceSettings> settings,
+                               ServiceStats& stats)
+    : context_(context), settings_(settings), admission_(std::move(settings)), stats_(stats) {}
 
 ServiceRuntime::~ServiceRuntime() { abort_all("daemon stopped"); }
 
@@ -37,6 +39,7 @@ Admission ServiceRuntime::accept(Fd fd, const SocketAddress& peer) {
   }
   const auto& config = settings_->config;
   ++stats_.connections_total;
+  ++stats_.open;
   ++context_.open_connections;
   auto connection = std::make_unique<Connection>(*this, settings_, std::move(fd), peer);
   if (config.proxy_protocol) {
@@ -84,6 +87,7 @@ void ServiceRuntime::refused(Refusal refusal, const SocketAddress& client,
                              const SocketAddress* proxy) {
   const bool denial = is_denial(refusal);
   ++(denial ? stats_.denied : stats_.refused);
+  ++stats_.refused_by[refusal_index(refusal)];
   const std::string limit = admission_.limit_text(refusal);
   std::string peer = client.to_string();
   std::string message = name() + ": ";
@@ -116,6 +120,8 @@ std::unique_ptr<Session> ServiceRuntime::make_session(const ServiceSettings& set
     case Mode::kEcho:
     case Mode::kUdpLog:
       return std::make_unique<EchoSession>();
+    case Mode::kMetrics:
+      return std::make_unique<MetricsSession>(settings.metrics, context_.render_metrics);
     case Mode::kUpload:
     case Mode::kStreamUpload:
       break;
@@ -137,6 +143,7 @@ std::unique_ptr<Session> ServiceRuntime::make_session(const ServiceSettings& set
   auto finished = [this](const UploadResult& result) {
     const bool done = result.state == UploadResult::State::kFinished;
     ++(done ? stats_.uploads_finished : stats_.uploads_incomplete);
+    stats_.upload_bytes += result.bytes;
     context_.logger.log(
         {done ? LogLevel::kInfo : LogLevel::kWarning,
          done ? LogEvent::kUploadFinished : LogEvent::kUploadIncomplete,
@@ -146,13 +153,22 @@ std::unique_ptr<Session> ServiceRuntime::make_session(const ServiceSettings& set
              (result.reason.empty() ? "" : ": " + result.reason),
          {{"SERVICE", name()}, {"FILE", result.file}, {"BYTES", std::to_string(result.bytes)}}});
   };
+  // Nothing was stored: counted, and logged with the reason the client was told.
+  auto refused = [this](std::string_view reason) {
+    ++stats_.uploads_refused;
+    context_.logger.log({LogLevel::kNotice, LogEvent::kGeneric,
+                         name() + ": upload refused: " + std::string(reason),
+                         {{"SERVICE", name()}, {"REASON", std::string(reason)}}});
+  };
   if (settings.config.mode == Mode::kStreamUpload) {
     return std::make_unique<StreamUploadSession>(
         settings.upload,
-        [open](uint64_t size, Wake wake) { return open(size, true, std::move(wake)); }, finished);
+        [open](uint64_t size, Wake wake) { return open(size, true, std::move(wake)); }, finished,
+        refused);
   }
   return std::make_unique<UploadSession>(
-      settings.upload, [open](Wake wake) { return open(0, false, std::move(wake)); }, finished);
+      settings.upload, [open](Wake wake) { return open(0, false, std::move(wake)); }, finished,
+      refused);
 }
 
 void ServiceRuntime::on_datagram(std::span<const char> payload, const SocketAddress& peer) {
@@ -170,6 +186,7 @@ void ServiceRuntime::on_closed(Connection& connection) {
   if (IdleHook* hook = connection.header_hook()) awaiting_header_.unlink(*hook);
   if (connection.admitted()) admission_.closed(connection.peer());
   --context_.open_connections;
+  --stats_.open;
   // Swap-remove keeps the table dense; the reactor destroys the connection
   // after this turn, since events for it may still be queued.
   const size_t i = connection.index;
@@ -201,6 +218,14 @@ void ServiceRuntime::sweep(Clock::time_point now) {
       if (hook->last_active + config.upload_timeout > now) break;
       ++stats_.timed_out;
       hook->owner->abort("upload timeout");
+    }
+  }
+  if (config.mode == Mode::kMetrics) {
+    // A metrics connection lives for one request: from its accept on.
+    while (IdleHook* hook = by_age_.oldest()) {
+      if (hook->last_active + config.request_timeout > now) break;
+      ++stats_.timed_out;
+      hook->owner->abort("request timeout");
     }
   }
 }
