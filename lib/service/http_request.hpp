@@ -37,7 +37,9 @@ class HttpRequestParser {
   std::string_view method() const { return method_; }
   std::string_view target() const { return target_; }
   // The target without its query ("/metrics?x=1" -> "/metrics").
-  std::string_view path() const { return target_.substr(0, target_.find('?')); }
+  std::string_view path() const {
+    return std::string_view(target_).substr(0, target_.find('?'));
+  }
   int version_minor() const { return version_minor_; }
 
  private:
