@@ -16,29 +16,18 @@
 #include "fuzz_input.hpp"
 #include "service/http_request.hpp"
 #include "service/metrics_session.hpp"
+#include "support/session_driver.hpp"
 
 namespace socketd::fuzz {
 namespace {
 
 using Status = HttpRequestParser::Status;
-
-class RecordingReply final : public Reply {
- public:
-  void send(std::string_view first, std::string_view second) override {
-    fuzz_check(!closed, "send after close()");
-    ++sends;
-    bytes.append(first).append(second);
-  }
-  void close() override { closed = true; }
-  std::string bytes;
-  int sends = 0;
-  bool closed = false;
-};
+using test::RecordingReply;
 
 constexpr std::string_view kBody = "socketd_fuzz 1\n";
 
 void check_response(const RecordingReply& reply, const HttpRequestParser& parser) {
-  fuzz_check(reply.sends == 1 && reply.closed, "one answer, then close");
+  fuzz_check(reply.send_calls == 1 && reply.closed(), "one answer, then close");
   const std::string& r = reply.bytes;
   fuzz_check(r.starts_with("HTTP/1.1 ") && r.size() > 12 && r[12] == ' ', "status line");
   const std::string_view code(r.data() + 9, 3);
@@ -113,7 +102,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     consumed += split.consumed_from_last();
     if (before == Status::kNeedMore) verdict = now;
     session.on_data(as_span(chunk), reply);
-    fuzz_check((reply.sends > 0) == (verdict != Status::kNeedMore), "answer exactly at the verdict");
+    fuzz_check((reply.send_calls > 0) == (verdict != Status::kNeedMore),
+               "answer exactly at the verdict");
   }
   fuzz_check(split.status() == whole.status(), "split and whole agree on the verdict");
   fuzz_check(consumed == whole_length, "split and whole agree on the head's length");
@@ -123,7 +113,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check_response(reply, split);
   } else {
     session.on_eof(reply);
-    fuzz_check(reply.sends == 0 && reply.closed, "FIN before a verdict: closed, no answer");
+    fuzz_check(reply.send_calls == 0 && reply.closed(), "FIN before a verdict: closed, no answer");
   }
+  fuzz_check(!reply.sent_after_close, "send after close()");
   return 0;
 }
