@@ -311,6 +311,8 @@ int run(const socketd::Options& options, const std::vector<std::string>& argv) {
            .exec_successor = [&argv, &sink](const std::string& state, const std::vector<int>& fds) {
              return exec_successor(argv, state, fds, sink);
            }});
+  app.server().metrics().set_log_drops([&limited] { return limited.suppressed_total(); },
+                                       [&sink] { return sink.dropped_total(); });
   auto signals = SignalSource::create(**reactor, {SIGTERM, SIGINT, SIGHUP, SIGUSR2},
                                       [&app](int signo) { app.on_signal(signo); });
   if (!signals) {
