@@ -36,7 +36,7 @@ struct AppOptions {
   // socketd that takes `state` (lib/handover) and the descriptors `fds`.
   // Returns only if that failed, with the reason. Unset: no upgrades.
   std::function<std::string(const std::string& state, const std::vector<int>& fds)>
-      exec_successor;
+      exec_successor = {};
 };
 
 class App {

@@ -424,16 +424,29 @@ std::vector<ListenerInfo> Server::listeners() const {
 
 namespace {
 
-std::vector<uint64_t> stats_values(const ServiceStats& s) {
-  return {s.connections_total, s.bytes_in, s.bytes_out, s.uploads_finished, s.uploads_incomplete,
-          s.datagrams, s.refused, s.denied, s.timed_out, s.proxy_errors, s.output_cut};
+// The counters in hand-over order: append new ones at the end (an older
+// socketd ignores what it does not know). `open` is a gauge: not carried, the
+// adopted connections count themselves.
+std::vector<uint64_t*> stats_fields(ServiceStats& s) {
+  std::vector<uint64_t*> fields = {&s.connections_total, &s.bytes_in,   &s.bytes_out,
+                                   &s.uploads_finished,  &s.uploads_incomplete,
+                                   &s.datagrams,         &s.refused,    &s.denied,
+                                   &s.timed_out,         &s.proxy_errors, &s.output_cut,
+                                   &s.uploads_refused,   &s.upload_bytes, &s.datagrams_dropped};
+  for (auto& by_reason : s.refused_by) fields.push_back(&by_reason);
+  return fields;
+}
+
+std::vector<uint64_t> stats_values(const ServiceStats& stats) {
+  ServiceStats copy = stats;
+  std::vector<uint64_t> values;
+  for (uint64_t* field : stats_fields(copy)) values.push_back(*field);
+  return values;
 }
 
 void add_stats_values(ServiceStats& s, const std::vector<uint64_t>& v) {
-  uint64_t* fields[] = {&s.connections_total, &s.bytes_in, &s.bytes_out, &s.uploads_finished,
-                        &s.uploads_incomplete, &s.datagrams, &s.refused, &s.denied,
-                        &s.timed_out, &s.proxy_errors, &s.output_cut};
-  for (size_t i = 0; i < std::size(fields) && i < v.size(); ++i) *fields[i] += v[i];
+  const auto fields = stats_fields(s);
+  for (size_t i = 0; i < fields.size() && i < v.size(); ++i) *fields[i] += v[i];
 }
 
 }  // namespace
@@ -450,9 +463,7 @@ handover::State Server::save_state() {
   for (auto& runtime : services_) runtime->save(state.connections, kReason);
   // Removed services still serving: their connections end here.
   for (auto& runtime : retiring_) runtime->abort_all(kReason);
-  for (auto& runtime : services_) {
-    state.counters.push_back({runtime->name(), stats_values(runtime->stats())});
-  }
+  for (const auto& [name, stats] : stats_) state.counters.push_back({name, stats_values(stats)});
   return state;
 }
 
@@ -493,13 +504,7 @@ void Server::adopt_state(handover::State& state, std::vector<int> inherited_fds)
                                        record.peer.to_string() + " closed: " + error);
   }
   for (const auto& counters : state.counters) {
-    auto it = std::find_if(services_.begin(), services_.end(),
-                           [&](const auto& r) { return r->name() == counters.service; });
-    if (it != services_.end()) {
-      add_stats_values((*it)->stats(), counters.values);
-    } else {
-      add_stats_values(removed_stats_, counters.values);
-    }
+    add_stats_values(stats_for(counters.service), counters.values);
   }
   if (!state.connections.empty()) {
     logger.log(LogLevel::kNotice, "took over " + std::to_string(adopted) + " of " +

@@ -319,6 +319,7 @@ bool ServiceRuntime::adopt(Fd& fd, const handover::ConnectionRecord& record, std
   if (!connection->restore(record, error)) return false;  // never registered: closes with it
   const auto now = context_.reactor.now();
   ++context_.open_connections;
+  ++stats_.open;
   if (IdleHook* hook = connection->header_hook();
       hook != nullptr && !connection->admitted()) {
     awaiting_header_.touch(*hook, now + settings_->config.proxy_header_timeout);
