@@ -41,6 +41,8 @@ class App {
   bool reload();
   // Graceful stop; the reactor stops once drained or at the drain timeout.
   void stop();
+  // SIGTERM/SIGINT start the graceful stop; a second one during the drain
+  // ends it at once (stop_now); SIGHUP reloads.
   void on_signal(int signo);
 
   Server& server() { return server_; }
@@ -56,6 +58,7 @@ class App {
   void schedule_watchdog();
   void schedule_log_tick();
   void check_drained();
+  void stop_now(int signo);
   void report_reload(bool ok);
   void apply_logging(const Config& config);
 

@@ -145,14 +145,20 @@ std::span<char> StreamUploadSession::input_space() {
   return target_->write_space(std::numeric_limits<size_t>::max());
 }
 
-void StreamUploadSession::refuse(const std::string& reason, Reply& reply) {
+void StreamUploadSession::send_error(const std::string& reason, Reply& reply) {
   state_ = State::kDone;
   reply.send("ERROR " + reason + "\n");
   reply.close();
 }
 
+void StreamUploadSession::refuse(const std::string& reason, Reply& reply) {
+  send_error(reason, reply);
+  received_ = 0;  // bytes that came with the header were not stored
+  report(UploadResult::State::kRefused, reason, {});
+}
+
 void StreamUploadSession::fail(const std::string& reason, Reply& reply) {
-  refuse(reason, reply);
+  send_error(reason, reply);
   target_->abandon();
   report(UploadResult::State::kIncomplete, reason, {});
 }
@@ -194,7 +200,8 @@ void StreamUploadSession::on_close() {
 void StreamUploadSession::report(UploadResult::State state, std::string reason,
                                  std::string sha256) {
   if (finished_) {
-    finished_({state, target_->name(), received_, std::move(reason), std::move(sha256)});
+    finished_({state, target_ ? target_->name() : std::string(), received_, std::move(reason),
+               std::move(sha256)});
   }
 }
 

@@ -50,8 +50,11 @@ class StreamUploadSession final : public Session {
   void store(std::span<const char> bytes, Reply& reply);
   // Acts on what the target reports: open refused, write failed, commit done.
   void advance(Reply& reply);
+  // Nothing stored: answers ERROR, closes and reports a refusal.
   void refuse(const std::string& reason, Reply& reply);
+  // Part of the upload stored: answers ERROR, keeps it as incomplete.
   void fail(const std::string& reason, Reply& reply);
+  void send_error(const std::string& reason, Reply& reply);
   void report(UploadResult::State state, std::string reason, std::string sha256);
   std::string cut_short_reason() const;
 

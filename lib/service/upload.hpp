@@ -63,10 +63,12 @@ struct UploadOptions {
 
 // Outcome reported once per upload, for logging and counters.
 struct UploadResult {
-  enum class State { kFinished, kIncomplete } state = State::kIncomplete;
+  // kRefused: the upload never started (a stream upload's header was bad or
+  // asked for too much); nothing was stored, `file` may be empty.
+  enum class State { kFinished, kIncomplete, kRefused } state = State::kIncomplete;
   std::string file;
   uint64_t bytes = 0;
-  std::string reason;  // why incomplete
+  std::string reason;  // why incomplete or refused
   std::string sha256;  // hex digest of a finished stream upload; else empty
 };
 
