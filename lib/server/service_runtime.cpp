@@ -107,7 +107,8 @@ void ServiceRuntime::refused(Refusal refusal, const SocketAddress& client,
   context_.logger.log(record);
 }
 
-std::unique_ptr<Session> ServiceRuntime::make_session(const ServiceSettings& settings) {
+std::unique_ptr<Session> ServiceRuntime::make_session(const ServiceSettings& settings,
+                                                      const SocketAddress& peer) {
   switch (settings.config.mode) {
     case Mode::kBanner:
       return std::make_unique<BannerSession>(settings.config.message);
@@ -134,18 +135,7 @@ std::unique_ptr<Session> ServiceRuntime::make_session(const ServiceSettings& set
                                      .write_each_append = !stream},
                                     std::move(wake));
   };
-  auto finished = [this](const UploadResult& result) {
-    const bool done = result.state == UploadResult::State::kFinished;
-    ++(done ? stats_.uploads_finished : stats_.uploads_incomplete);
-    context_.logger.log(
-        {done ? LogLevel::kInfo : LogLevel::kWarning,
-         done ? LogEvent::kUploadFinished : LogEvent::kUploadIncomplete,
-         name() + ": upload " + result.file + (done ? " finished, " : " incomplete, ") +
-             std::to_string(result.bytes) + " bytes" +
-             (result.sha256.empty() ? "" : ", sha256 " + result.sha256) +
-             (result.reason.empty() ? "" : ": " + result.reason),
-         {{"SERVICE", name()}, {"FILE", result.file}, {"BYTES", std::to_string(result.bytes)}}});
-  };
+  auto finished = [this, peer](const UploadResult& result) { upload_ended(result, peer); };
   if (settings.config.mode == Mode::kStreamUpload) {
     return std::make_unique<StreamUploadSession>(
         settings.upload,
@@ -153,6 +143,41 @@ std::unique_ptr<Session> ServiceRuntime::make_session(const ServiceSettings& set
   }
   return std::make_unique<UploadSession>(
       settings.upload, [open](Wake wake) { return open(0, false, std::move(wake)); }, finished);
+}
+
+void ServiceRuntime::upload_ended(const UploadResult& result, const SocketAddress& peer) {
+  using State = UploadResult::State;
+  std::string from = peer.to_string();
+  LogRecord record{LogLevel::kInfo, LogEvent::kUploadFinished, name() + ": upload ",
+                   {{"SERVICE", name()}, {"PEER", from}}};
+  switch (result.state) {
+    case State::kFinished:
+      ++stats_.uploads_finished;
+      record.message += result.file + " finished, ";
+      break;
+    case State::kIncomplete:
+      ++stats_.uploads_incomplete;
+      record.level = LogLevel::kWarning;
+      record.event = LogEvent::kUploadIncomplete;
+      record.message += result.file + " incomplete, ";
+      break;
+    case State::kRefused:
+      // The client's mistake or a limit, not the daemon's: a notice.
+      ++stats_.uploads_refused;
+      record.level = LogLevel::kNotice;
+      record.event = LogEvent::kUploadRefused;
+      record.message += "from " + from + " refused: " + result.reason;
+      record.fields.push_back({"REASON", result.reason});
+      context_.logger.log(record);
+      return;
+  }
+  record.message += std::to_string(result.bytes) + " bytes" +
+                    (result.sha256.empty() ? "" : ", sha256 " + result.sha256) +
+                    (result.reason.empty() ? "" : ": " + result.reason) + " (from " + from + ")";
+  record.fields.push_back({"FILE", result.file});
+  record.fields.push_back({"BYTES", std::to_string(result.bytes)});
+  if (!result.reason.empty()) record.fields.push_back({"REASON", result.reason});
+  context_.logger.log(record);
 }
 
 void ServiceRuntime::on_datagram(std::span<const char> payload, const SocketAddress& peer) {

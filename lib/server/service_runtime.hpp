@@ -13,6 +13,7 @@
 #include "server/idle_list.hpp"
 #include "server/server_context.hpp"
 #include "server/service_settings.hpp"
+#include "service/upload.hpp"
 
 namespace socketd {
 
@@ -26,12 +27,16 @@ struct ServiceStats {
   uint64_t bytes_out = 0;
   uint64_t uploads_finished = 0;
   uint64_t uploads_incomplete = 0;
+  uint64_t uploads_refused = 0;  // stream-upload headers refused (nothing stored)
   uint64_t datagrams = 0;
   uint64_t refused = 0;  // over a connection limit or the rate
   uint64_t denied = 0;   // by allow/deny
   uint64_t timed_out = 0;  // idle or upload timeout
   uint64_t proxy_errors = 0;  // closed for a bad, missing or late PROXY header
   uint64_t output_cut = 0;    // closed: [daemon] max_output_bytes, largest queue first
+  // Connection attempts the kernel dropped because an accept queue was full
+  // (metrics: socketd_listen_overflows_total{service}).
+  uint64_t listen_overflows = 0;
 };
 
 class ServiceRuntime {
@@ -59,10 +64,16 @@ class ServiceRuntime {
   // or said the proxy speaks for itself: allow/deny and max_per_source by
   // that address. false: refused, logged and counted; the caller closes.
   bool admit(Connection& connection);
+  // How long the listener pauses after Admission::kRateExceeded.
+  std::chrono::milliseconds rate_pause() const {
+    return admission_.rate_pause(context_.reactor.now());
+  }
   void on_datagram(std::span<const char> payload, const SocketAddress& peer);
 
   // For Connection.
-  std::unique_ptr<Session> make_session(const ServiceSettings& settings);
+  // `peer` is the client (after a PROXY header, the one it named): the
+  // upload records name it.
+  std::unique_ptr<Session> make_session(const ServiceSettings& settings, const SocketAddress& peer);
   void touch(Connection& connection) { idle_.touch(connection.idle_hook(), context_.reactor.now()); }
   void on_closed(Connection& connection);
 
@@ -76,6 +87,8 @@ class ServiceRuntime {
   // Counts and logs a refusal (why, whom, through which balancer).
   void refused(Refusal refusal, const SocketAddress& client, const SocketAddress* proxy);
   void opened(const SocketAddress& client, const SocketAddress* proxy);
+  // Counts and logs the outcome of one upload of `peer`.
+  void upload_ended(const UploadResult& result, const SocketAddress& peer);
 
   ServerContext& context_;
   std::shared_ptr<const ServiceSettings> settings_;
