@@ -70,6 +70,21 @@ Server::~Server() {
   if (io_) io_->drain();
 }
 
+void Server::use_upload_store(std::unique_ptr<UploadStore> store) {
+  if (!store) return;
+  uploads_ = std::move(store);
+  context_.uploads = uploads_.get();
+  if (!io_) return;
+  // Live uploads (ours, or another socketd's on the same directory) hold
+  // their ".part" locked and are left alone.
+  uploads_->recover(*io_, [&logger = context_.logger, dir = uploads_->path()](size_t leftovers) {
+    if (leftovers == 0) return;
+    logger.log(LogLevel::kWarning, "upload directory " + dir + ": " + std::to_string(leftovers) +
+                                       " interrupted upload(s) from an earlier run kept as "
+                                       "*.incomplete");
+  });
+}
+
 Result<std::unique_ptr<Listener>> Server::open_listener(const ServiceConfig& service,
                                                         const SocketAddress& address,
                                                         InheritedSockets* inherited) {
@@ -283,7 +298,6 @@ std::vector<std::string> Server::apply(const Config& config, InheritedSockets* i
 
   context_.max_connections = config.daemon.max_connections;
   context_.max_output_bytes = config.daemon.max_output_bytes;
-  context_.logger.set_level(config.daemon.log_level);
   auto shortest = std::chrono::milliseconds(1000);
   for (const auto& service : config.services) {
     for (auto timeout : {service.idle_timeout, service.upload_timeout}) {

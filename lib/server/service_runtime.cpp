@@ -107,22 +107,80 @@ void ServiceRuntime::refused(Refusal refusal, const SocketAddress& client,
   context_.logger.log(record);
 }
 
+namespace {
+
+using SessionMaker = std::unique_ptr<Session> (ServiceRuntime::*)(const ServiceSettings&,
+                                                                   const SocketAddress&);
+struct ModeSessions {
+  Mode mode;
+  SessionMaker make;  // nullptr: the mode has no connections (UDP)
+};
+}  // namespace
+
+// The server-side half of kModeTable (config/mode_table.hpp), in its order.
+// A nested type, so that it may name the private makers.
+struct ServiceRuntime::Makers {
+  static constexpr ModeSessions kTable[] = {
+      {Mode::kBanner, &ServiceRuntime::make_banner},
+      {Mode::kChat, &ServiceRuntime::make_chat},
+      {Mode::kEcho, &ServiceRuntime::make_echo},
+      {Mode::kUdpLog, nullptr},
+      {Mode::kUpload, &ServiceRuntime::make_upload},
+      {Mode::kStreamUpload, &ServiceRuntime::make_stream_upload},
+  };
+  static constexpr bool in_step() {
+    if (std::size(kTable) != std::size(kModeTable)) return false;
+    for (size_t i = 0; i < std::size(kTable); ++i) {
+      if (kTable[i].mode != kModeTable[i].mode) return false;
+      if ((kTable[i].make == nullptr) != (kModeTable[i].transport == Transport::kUdp)) return false;
+    }
+    return true;
+  }
+};
+
 std::unique_ptr<Session> ServiceRuntime::make_session(const ServiceSettings& settings,
                                                       const SocketAddress& peer) {
-  switch (settings.config.mode) {
-    case Mode::kBanner:
-      return std::make_unique<BannerSession>(settings.config.message);
-    case Mode::kChat:
-      return std::make_unique<ChatSession>(settings.chat, context_.random);
-    case Mode::kEcho:
-    case Mode::kUdpLog:
-      return std::make_unique<EchoSession>();
-    case Mode::kUpload:
-    case Mode::kStreamUpload:
-      break;
-  }
-  auto open = [this, min_free = settings.config.min_free_bytes](
-                  uint64_t size, bool stream, Wake wake) -> std::unique_ptr<UploadTarget> {
+  static_assert(Makers::in_step(), "one session maker per TCP mode, in kModeTable's order");
+  const SessionMaker make = Makers::kTable[static_cast<size_t>(settings.config.mode)].make;
+  return make != nullptr ? (this->*make)(settings, peer) : nullptr;
+}
+
+std::unique_ptr<Session> ServiceRuntime::make_banner(const ServiceSettings& settings,
+                                                     const SocketAddress&) {
+  return std::make_unique<BannerSession>(settings.config.message);
+}
+
+std::unique_ptr<Session> ServiceRuntime::make_chat(const ServiceSettings& settings,
+                                                   const SocketAddress&) {
+  return std::make_unique<ChatSession>(settings.chat, context_.random);
+}
+
+std::unique_ptr<Session> ServiceRuntime::make_echo(const ServiceSettings&, const SocketAddress&) {
+  return std::make_unique<EchoSession>();
+}
+
+std::unique_ptr<Session> ServiceRuntime::make_upload(const ServiceSettings& settings,
+                                                     const SocketAddress& peer) {
+  return std::make_unique<UploadSession>(
+      settings.upload,
+      [open = upload_opener(settings)](Wake wake) { return open(0, false, std::move(wake)); },
+      upload_finisher(peer));
+}
+
+std::unique_ptr<Session> ServiceRuntime::make_stream_upload(const ServiceSettings& settings,
+                                                            const SocketAddress& peer) {
+  return std::make_unique<StreamUploadSession>(
+      settings.upload,
+      [open = upload_opener(settings)](uint64_t size, Wake wake) {
+        return open(size, true, std::move(wake));
+      },
+      upload_finisher(peer));
+}
+
+std::function<std::unique_ptr<UploadTarget>(uint64_t, bool, Wake)> ServiceRuntime::upload_opener(
+    const ServiceSettings& settings) {
+  return [this, min_free = settings.config.min_free_bytes](
+             uint64_t size, bool stream, Wake wake) -> std::unique_ptr<UploadTarget> {
     if (context_.uploads == nullptr || context_.io == nullptr) {
       return failed_upload_target(std::make_error_code(std::errc::no_such_file_or_directory));
     }
@@ -135,14 +193,11 @@ std::unique_ptr<Session> ServiceRuntime::make_session(const ServiceSettings& set
                                      .write_each_append = !stream},
                                     std::move(wake));
   };
-  auto finished = [this, peer](const UploadResult& result) { upload_ended(result, peer); };
-  if (settings.config.mode == Mode::kStreamUpload) {
-    return std::make_unique<StreamUploadSession>(
-        settings.upload,
-        [open](uint64_t size, Wake wake) { return open(size, true, std::move(wake)); }, finished);
-  }
-  return std::make_unique<UploadSession>(
-      settings.upload, [open](Wake wake) { return open(0, false, std::move(wake)); }, finished);
+}
+
+std::function<void(const UploadResult&)> ServiceRuntime::upload_finisher(
+    const SocketAddress& peer) {
+  return [this, peer](const UploadResult& result) { upload_ended(result, peer); };
 }
 
 void ServiceRuntime::upload_ended(const UploadResult& result, const SocketAddress& peer) {
