@@ -12,10 +12,12 @@
 #include "fuzz_input.hpp"
 #include "net/access_list.hpp"
 #include "net/address.hpp"
-#include "utf8_check.hpp"
+#include "support/utf8_check.hpp"
 
 namespace socketd::fuzz {
 namespace {
+
+using test::valid_utf8;
 
 constexpr std::string_view kSource = "fuzz.toml";
 constexpr auto kMaxDuration = std::chrono::hours(24 * 24);
@@ -142,7 +144,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (load.ok()) {
     fuzz::check_loaded(*load.config);
   } else {
-    fuzz::check_refused(load, fuzz::valid_utf8(text));
+    fuzz::check_refused(load, test::valid_utf8(text));
   }
   return 0;
 }
