@@ -190,6 +190,8 @@ int run(const socketd::Options& options) {
            .watchdog_interval = watchdog_interval(),
            .reload_report_path = reload_report_path(),
            .log_limiter = &limited});
+  app.server().metrics().set_log_drops([&limited] { return limited.suppressed_total(); },
+                                       [&sink] { return sink.dropped_total(); });
   auto signals = SignalSource::create(**reactor, {SIGTERM, SIGINT, SIGHUP},
                                       [&app](int signo) { app.on_signal(signo); });
   if (!signals) {

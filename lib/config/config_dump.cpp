@@ -119,6 +119,8 @@ std::optional<std::string> dump_service_value(const ServiceConfig& s, std::strin
   if (key == "max_upload_bytes") return to_string(s.max_upload_bytes);
   if (key == "upload_timeout") return duration(s.upload_timeout);
   if (key == "min_free_bytes") return to_string(s.min_free_bytes);
+  if (key == "request_timeout") return duration(s.request_timeout);
+  if (key == "max_request_bytes") return to_string(s.max_request_bytes);
   if (key == "receive_buffer") return to_string(s.receive_buffer);
   return std::nullopt;
 }

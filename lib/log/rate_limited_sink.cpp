@@ -46,6 +46,7 @@ void RateLimitedSink::write(const LogRecord& record) noexcept {
     next_.write(record);
   } else {
     ++window.suppressed[i];
+    ++suppressed_total_;
   }
 }
 

@@ -30,6 +30,8 @@ class RateLimitedSink final : public LogSink {
   bool admits(LogLevel level, std::string_view service) noexcept override;
   // Emits the summaries of windows that are over; call about once a second.
   void tick() noexcept override;
+  // Records held back since the start (socketd_log_records_dropped_total).
+  uint64_t suppressed_total() const noexcept { return suppressed_total_; }
 
  private:
   // One budget per LogLevel (kError = 3 .. kDebug = 7).
@@ -45,6 +47,7 @@ class RateLimitedSink final : public LogSink {
   uint32_t per_second_;  // 0: unlimited
   Now now_;
   std::map<std::string, Window, std::less<>> windows_;
+  uint64_t suppressed_total_ = 0;
 };
 
 }  // namespace socketd

@@ -7,14 +7,16 @@
 #include "service/chat.hpp"
 #include "service/echo.hpp"
 #include "service/escape.hpp"
+#include "service/metrics_session.hpp"
 #include "service/stream_upload.hpp"
 #include "service/upload.hpp"
 
 namespace socketd {
 
 ServiceRuntime::ServiceRuntime(ServerContext& context,
-                               std::shared_ptr<const ServiceSettings> settings)
-    : context_(context), settings_(settings), admission_(std::move(settings)) {}
+                               std::shared_ptr<const ServiceSettings> settings,
+                               ServiceStats& stats)
+    : context_(context), settings_(settings), admission_(std::move(settings)), stats_(stats) {}
 
 ServiceRuntime::~ServiceRuntime() { abort_all("daemon stopped"); }
 
@@ -37,6 +39,7 @@ Admission ServiceRuntime::accept(Fd fd, const SocketAddress& peer) {
   }
   const auto& config = settings_->config;
   ++stats_.connections_total;
+  ++stats_.open;
   ++context_.open_connections;
   auto connection = std::make_unique<Connection>(*this, settings_, std::move(fd), peer);
   if (config.proxy_protocol) {
@@ -84,6 +87,7 @@ void ServiceRuntime::refused(Refusal refusal, const SocketAddress& client,
                              const SocketAddress* proxy) {
   const bool denial = is_denial(refusal);
   ++(denial ? stats_.denied : stats_.refused);
+  ++stats_.refused_by[refusal_index(refusal)];
   const std::string limit = admission_.limit_text(refusal);
   std::string peer = client.to_string();
   std::string message = name() + ": ";
@@ -127,6 +131,7 @@ struct ServiceRuntime::Makers {
       {Mode::kUdpLog, nullptr},
       {Mode::kUpload, &ServiceRuntime::make_upload},
       {Mode::kStreamUpload, &ServiceRuntime::make_stream_upload},
+      {Mode::kMetrics, &ServiceRuntime::make_metrics},
   };
   static constexpr bool in_step() {
     if (std::size(kTable) != std::size(kModeTable)) return false;
@@ -164,7 +169,7 @@ std::unique_ptr<Session> ServiceRuntime::make_upload(const ServiceSettings& sett
   return std::make_unique<UploadSession>(
       settings.upload,
       [open = upload_opener(settings)](Wake wake) { return open(0, false, std::move(wake)); },
-      upload_finisher(peer));
+      upload_finisher(peer), upload_refuser(peer));
 }
 
 std::unique_ptr<Session> ServiceRuntime::make_stream_upload(const ServiceSettings& settings,
@@ -174,7 +179,12 @@ std::unique_ptr<Session> ServiceRuntime::make_stream_upload(const ServiceSetting
       [open = upload_opener(settings)](uint64_t size, Wake wake) {
         return open(size, true, std::move(wake));
       },
-      upload_finisher(peer));
+      upload_finisher(peer), upload_refuser(peer));
+}
+
+std::unique_ptr<Session> ServiceRuntime::make_metrics(const ServiceSettings& settings,
+                                                      const SocketAddress&) {
+  return std::make_unique<MetricsSession>(settings.metrics, context_.render_metrics);
 }
 
 std::function<std::unique_ptr<UploadTarget>(uint64_t, bool, Wake)> ServiceRuntime::upload_opener(
@@ -201,38 +211,37 @@ std::function<void(const UploadResult&)> ServiceRuntime::upload_finisher(
 }
 
 void ServiceRuntime::upload_ended(const UploadResult& result, const SocketAddress& peer) {
-  using State = UploadResult::State;
+  const bool done = result.state == UploadResult::State::kFinished;
+  ++(done ? stats_.uploads_finished : stats_.uploads_incomplete);
+  stats_.upload_bytes += result.bytes;
   std::string from = peer.to_string();
-  LogRecord record{LogLevel::kInfo, LogEvent::kUploadFinished, name() + ": upload ",
-                   {{"SERVICE", name()}, {"PEER", from}}};
-  switch (result.state) {
-    case State::kFinished:
-      ++stats_.uploads_finished;
-      record.message += result.file + " finished, ";
-      break;
-    case State::kIncomplete:
-      ++stats_.uploads_incomplete;
-      record.level = LogLevel::kWarning;
-      record.event = LogEvent::kUploadIncomplete;
-      record.message += result.file + " incomplete, ";
-      break;
-    case State::kRefused:
-      // The client's mistake or a limit, not the daemon's: a notice.
-      ++stats_.uploads_refused;
-      record.level = LogLevel::kNotice;
-      record.event = LogEvent::kUploadRefused;
-      record.message += "from " + from + " refused: " + result.reason;
-      record.fields.push_back({"REASON", result.reason});
-      context_.logger.log(record);
-      return;
-  }
-  record.message += std::to_string(result.bytes) + " bytes" +
-                    (result.sha256.empty() ? "" : ", sha256 " + result.sha256) +
-                    (result.reason.empty() ? "" : ": " + result.reason) + " (from " + from + ")";
-  record.fields.push_back({"FILE", result.file});
-  record.fields.push_back({"BYTES", std::to_string(result.bytes)});
+  LogRecord record{done ? LogLevel::kInfo : LogLevel::kWarning,
+                   done ? LogEvent::kUploadFinished : LogEvent::kUploadIncomplete,
+                   name() + ": upload " + result.file + (done ? " finished, " : " incomplete, ") +
+                       std::to_string(result.bytes) + " bytes" +
+                       (result.sha256.empty() ? "" : ", sha256 " + result.sha256) +
+                       (result.reason.empty() ? "" : ": " + result.reason) + " (from " + from +
+                       ")",
+                   {{"SERVICE", name()},
+                    {"PEER", std::move(from)},
+                    {"FILE", result.file},
+                    {"BYTES", std::to_string(result.bytes)}}};
   if (!result.reason.empty()) record.fields.push_back({"REASON", result.reason});
   context_.logger.log(record);
+}
+
+std::function<void(std::string_view)> ServiceRuntime::upload_refuser(const SocketAddress& peer) {
+  // Nothing was stored: counted, and logged with the client and the reason it
+  // was told. The client's mistake or a limit, not the daemon's: a notice.
+  return [this, peer](std::string_view reason) {
+    ++stats_.uploads_refused;
+    std::string from = peer.to_string();
+    context_.logger.log({LogLevel::kNotice, LogEvent::kUploadRefused,
+                         name() + ": upload from " + from + " refused: " + std::string(reason),
+                         {{"SERVICE", name()},
+                          {"PEER", std::move(from)},
+                          {"REASON", std::string(reason)}}});
+  };
 }
 
 void ServiceRuntime::on_datagram(std::span<const char> payload, const SocketAddress& peer) {
@@ -250,6 +259,7 @@ void ServiceRuntime::on_closed(Connection& connection) {
   if (IdleHook* hook = connection.header_hook()) awaiting_header_.unlink(*hook);
   if (connection.admitted()) admission_.closed(connection.peer());
   --context_.open_connections;
+  --stats_.open;
   // Swap-remove keeps the table dense; the reactor destroys the connection
   // after this turn, since events for it may still be queued.
   const size_t i = connection.index;
@@ -281,6 +291,14 @@ void ServiceRuntime::sweep(Clock::time_point now) {
       if (hook->last_active + config.upload_timeout > now) break;
       ++stats_.timed_out;
       hook->owner->abort("upload timeout");
+    }
+  }
+  if (config.mode == Mode::kMetrics) {
+    // A metrics connection lives for one request: from its accept on.
+    while (IdleHook* hook = by_age_.oldest()) {
+      if (hook->last_active + config.request_timeout > now) break;
+      ++stats_.timed_out;
+      hook->owner->abort("request timeout");
     }
   }
 }

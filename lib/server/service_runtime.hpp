@@ -22,13 +22,17 @@ class DatagramLog;
 
 enum class Admission { kServed, kRefused, kRateExceeded };
 
+// One service's counters. The Server keeps one per service name for its whole
+// life, so they survive reloads (and a service removed and added again goes
+// on counting); the runtime and its connections and listener add to it.
+// Plain integers: only the reactor thread touches them.
 struct ServiceStats {
+  uint64_t open = 0;  // connections open now (a gauge)
   uint64_t connections_total = 0;
   uint64_t bytes_in = 0;
   uint64_t bytes_out = 0;
   uint64_t uploads_finished = 0;
   uint64_t uploads_incomplete = 0;
-  uint64_t uploads_refused = 0;  // stream-upload headers refused (nothing stored)
   uint64_t datagrams = 0;
   uint64_t refused = 0;  // over a connection limit or the rate
   uint64_t denied = 0;   // by allow/deny
@@ -38,11 +42,17 @@ struct ServiceStats {
   // Connection attempts the kernel dropped because an accept queue was full
   // (metrics: socketd_listen_overflows_total{service}).
   uint64_t listen_overflows = 0;
+  uint64_t refused_by[std::size(kRefusalLabels)] = {};  // refused + denied, by reason
+  uint64_t uploads_refused = 0;  // the upload could not start (no file was made)
+  uint64_t upload_bytes = 0;     // stored by finished and incomplete uploads
+  uint64_t datagrams_dropped = 0;  // by the kernel, queue full (SO_RXQ_OVFL)
 };
 
 class ServiceRuntime {
  public:
-  ServiceRuntime(ServerContext& context, std::shared_ptr<const ServiceSettings> settings);
+  // `stats` outlives the runtime (the Server's block for this service name).
+  ServiceRuntime(ServerContext& context, std::shared_ptr<const ServiceSettings> settings,
+                 ServiceStats& stats);
   ~ServiceRuntime();
   ServiceRuntime(const ServiceRuntime&) = delete;
   ServiceRuntime& operator=(const ServiceRuntime&) = delete;
@@ -90,11 +100,15 @@ class ServiceRuntime {
   std::unique_ptr<Session> make_chat(const ServiceSettings& settings, const SocketAddress& peer);
   std::unique_ptr<Session> make_echo(const ServiceSettings& settings, const SocketAddress& peer);
   std::unique_ptr<Session> make_upload(const ServiceSettings& settings, const SocketAddress& peer);
-  std::unique_ptr<Session> make_stream_upload(const ServiceSettings& settings, const SocketAddress& peer);
-  // What both upload modes share: opening a file, logging its end.
+  std::unique_ptr<Session> make_stream_upload(const ServiceSettings& settings,
+                                              const SocketAddress& peer);
+  std::unique_ptr<Session> make_metrics(const ServiceSettings& settings, const SocketAddress& peer);
+  // What both upload modes share: opening a file, logging its end or that it
+  // never started (both records name the client, `peer`).
   std::function<std::unique_ptr<UploadTarget>(uint64_t size, bool stream, Wake wake)> upload_opener(
       const ServiceSettings& settings);
   std::function<void(const UploadResult&)> upload_finisher(const SocketAddress& peer);
+  std::function<void(std::string_view reason)> upload_refuser(const SocketAddress& peer);
 
   // Counts and logs a refusal (why, whom, through which balancer).
   void refused(Refusal refusal, const SocketAddress& client, const SocketAddress* proxy);
@@ -109,7 +123,7 @@ class ServiceRuntime {
   IdleList by_age_;  // oldest connection first: upload_timeout
   IdleList awaiting_header_;  // PROXY header not yet read; ordered by deadline
   AdmissionPolicy admission_;
-  ServiceStats stats_;
+  ServiceStats& stats_;
   std::unique_ptr<DatagramLog> datagram_log_;  // udp-log only, made on the first datagram
 };
 

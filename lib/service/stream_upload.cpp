@@ -145,20 +145,19 @@ std::span<char> StreamUploadSession::input_space() {
   return target_->write_space(std::numeric_limits<size_t>::max());
 }
 
-void StreamUploadSession::send_error(const std::string& reason, Reply& reply) {
+void StreamUploadSession::refuse(const std::string& reason, Reply& reply) {
+  reply_error(reason, reply);
+  if (refused_) refused_(reason);
+}
+
+void StreamUploadSession::reply_error(const std::string& reason, Reply& reply) {
   state_ = State::kDone;
   reply.send("ERROR " + reason + "\n");
   reply.close();
 }
 
-void StreamUploadSession::refuse(const std::string& reason, Reply& reply) {
-  send_error(reason, reply);
-  received_ = 0;  // bytes that came with the header were not stored
-  report(UploadResult::State::kRefused, reason, {});
-}
-
 void StreamUploadSession::fail(const std::string& reason, Reply& reply) {
-  send_error(reason, reply);
+  reply_error(reason, reply);
   target_->abandon();
   report(UploadResult::State::kIncomplete, reason, {});
 }
@@ -200,8 +199,7 @@ void StreamUploadSession::on_close() {
 void StreamUploadSession::report(UploadResult::State state, std::string reason,
                                  std::string sha256) {
   if (finished_) {
-    finished_({state, target_ ? target_->name() : std::string(), received_, std::move(reason),
-               std::move(sha256)});
+    finished_({state, target_->name(), received_, std::move(reason), std::move(sha256)});
   }
 }
 

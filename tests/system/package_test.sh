@@ -96,6 +96,12 @@ if [[ ! -f $DEB1 || ! -f $DEB2 || ! -f $BENCH1 ]]; then
   exit 1
 fi
 check "dpkg --compare-versions $V2 gt $V1" dpkg --compare-versions "$V2" gt "$V1"
+mkdir -p "$WORK/again"
+rebuild_identical() {
+  (cd "$WORK/again" && SOCKETD_VERSION="$V1" "$BUILD_DEB" --no-build "$BUILD" >/dev/null) &&
+    cmp "$DEB1" "$WORK/again/$(basename "$DEB1")" && cmp "$BENCH1" "$WORK/again/$(basename "$BENCH1")"
+}
+check "reproducible: building $V1 again gives byte-identical packages" rebuild_identical
 
 # ---- the package, seen from the host
 deb_has() { dpkg-deb -c "$DEB1" | awk '{print $6}' | grep -qx "./$1"; }

@@ -113,6 +113,12 @@ receive_buffer = 0
 mode = "banner"
 listen = "127.0.0.1:0"
 message = ""
+
+[services.metrics]
+mode = "metrics"
+listen = "127.0.0.1:0"
+request_timeout = "3s"
+max_request_bytes = 1024
 )",
                                  "all.toml");
   ASSERT_TRUE(load.ok()) << errors_of(load);
