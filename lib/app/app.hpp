@@ -66,6 +66,8 @@ class App {
   void upgrade();
   // In a socketd started by upgrade(): the report says what was taken over.
   void set_last_reload(std::string text) { last_reload_ = std::move(text); }
+  // SIGTERM/SIGINT start the graceful stop; a second one during the drain
+  // ends it at once (stop_now); SIGHUP reloads.
   void on_signal(int signo);
 
   Server& server() { return server_; }
@@ -93,6 +95,7 @@ class App {
   void schedule_watchdog();
   void schedule_log_tick();
   void check_drained();
+  void stop_now(int signo);
   // Writes the reload report (an I/O job when there are I/O threads), then
   // runs reload_settled().
   void report_reload(bool ok);

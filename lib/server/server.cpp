@@ -25,6 +25,7 @@ void add_stats(ServiceStats& to, const ServiceStats& from) {
   to.timed_out += from.timed_out;
   to.proxy_errors += from.proxy_errors;
   to.output_cut += from.output_cut;
+  to.listen_overflows += from.listen_overflows;
   for (size_t i = 0; i < std::size(to.refused_by); ++i) to.refused_by[i] += from.refused_by[i];
   to.uploads_refused += from.uploads_refused;
   to.upload_bytes += from.upload_bytes;
@@ -42,7 +43,8 @@ std::error_code check_inherited(int fd, Transport transport) {
 
 // A stored socket still fits the service: same type, listening (TCP), and
 // bound where the config says (a configured port 0 takes any port).
-bool stored_socket_fits(int fd, const ServiceConfig& service, std::string& bound_text) {
+bool stored_socket_fits(int fd, const ServiceConfig& service, const SocketAddress& wanted,
+                        std::string& bound_text) {
   auto bound = local_address(fd);
   if (!bound) return false;
   bound_text = bound->to_string();
@@ -54,8 +56,8 @@ bool stored_socket_fits(int fd, const ServiceConfig& service, std::string& bound
   const bool tcp = service.transport() == Transport::kTcp;
   if (type != (tcp ? SOCK_STREAM : SOCK_DGRAM) || (tcp && listening == 0)) return false;
   SocketAddress have = *bound;
-  if (service.listen.port() == 0) have.set_port(0);
-  return have == service.listen;
+  if (wanted.port() == 0) have.set_port(0);
+  return have == wanted;
 }
 
 }  // namespace
@@ -84,6 +86,7 @@ Server::Server(Reactor& reactor, Logger& logger) : context_(reactor, logger) {
 
 Server::~Server() {
   if (sweep_timer_ != 0) context_.reactor.cancel_timer(sweep_timer_);
+  if (overflow_timer_ != 0) context_.reactor.cancel_timer(overflow_timer_);
   stop_listening();
   services_.clear();
   retiring_.clear();
@@ -107,24 +110,25 @@ void Server::use_upload_store(std::unique_ptr<UploadStore> store) {
   });
 }
 
-Result<std::unique_ptr<Listener>> Server::open_listener(const ServiceConfig& service, Fd adopted,
+Result<std::unique_ptr<Listener>> Server::open_listener(const ServiceConfig& service,
+                                                        const SocketAddress& address, Fd adopted,
                                                         bool activated) {
   auto& reactor = context_.reactor;
   Fd fd = std::move(adopted);
   if (!fd) {
     activated = false;
     auto bound = service.transport() == Transport::kTcp
-                     ? listen_tcp(service.listen,
+                     ? listen_tcp(address,
                                   {.backlog = service.backlog, .reuse_port = service.reuse_port})
-                     : bind_udp(service.listen, service.reuse_port);
+                     : bind_udp(address, service.reuse_port);
     if (!bound) return bound.error();
     fd = std::move(*bound);
   }
   std::unique_ptr<Listener> listener;
   if (service.transport() == Transport::kTcp) {
-    listener.reset(new TcpListener(reactor, std::move(fd), service.listen));
+    listener.reset(new TcpListener(reactor, std::move(fd), address));
   } else {
-    listener.reset(new UdpListener(reactor, std::move(fd), service.listen));
+    listener.reset(new UdpListener(reactor, std::move(fd), address));
   }
   listener->set_activated(activated);
   return listener;
@@ -136,84 +140,34 @@ void Server::release_stored(const std::string& service) {
   released_ = true;
 }
 
-Result<std::unique_ptr<Listener>> Server::open_fresh(const ServiceConfig& service) {
-  auto opened = open_listener(service);
+Result<std::unique_ptr<Listener>> Server::open_fresh(const ServiceConfig& service,
+                                                     const SocketAddress& address) {
+  auto opened = open_listener(service, address);
   // systemd closes its copy of a released socket when it reads FDSTOREREMOVE,
   // a moment after we sent it; there is no reply to wait on. Bounded, and
   // only on this rare path (an address given up and taken again in one
-  // start or reload, which already reads files on this thread).
+  // start or reload).
   for (int i = 0; i < 250 && released_ && !opened &&
                   opened.error() == std::errc::address_in_use;
        ++i) {
     ::usleep(2000);
-    opened = open_listener(service);
+    opened = open_listener(service, address);
   }
   return opened;
 }
 
-void Server::adopt(const Config& config, InheritedSockets& inherited, std::vector<Fd>& adopted,
-                   std::vector<bool>& activated, std::vector<std::string>& errors) {
-  auto& logger = context_.logger;
-  for (auto& socket : inherited) {
-    size_t i = 0;
-    while (i < config.services.size() &&
-           (config.services[i].name != socket.name || adopted[i])) {
-      ++i;
-    }
-    if (i == config.services.size()) {
-      if (socket.stored) release_stored(socket.name);
-      logger.log(LogLevel::kWarning, std::string(socket.stored ? "stored" : "inherited") +
-                                         " socket '" + socket.name +
-                                         "' matches no configured service; closed");
-      continue;  // closed with the vector, before anything is bound
-    }
-    const auto& service = config.services[i];
-    if (!socket.stored) {
-      // A socket unit's: it decides the address; the type must fit.
-      if (auto ec = check_inherited(socket.fd.get(), service.transport())) {
-        errors.push_back("service '" + service.name + "': cannot listen on " +
-                         service.listen.to_string() + ": " + ec.message());
-        continue;
-      }
-      adopted[i] = std::move(socket.fd);
-      activated[i] = true;
-      continue;
-    }
-    std::string bound;
-    if (!stored_socket_fits(socket.fd.get(), service, bound)) {
-      logger.log(LogLevel::kNotice,
-                 "service '" + service.name + "': the socket kept in systemd's fd store (" +
-                     (bound.empty() ? std::string("unusable") : bound) +
-                     ") no longer matches the config; closed it, binding " +
-                     service.listen.to_string());
-      release_stored(socket.name);
-      continue;
-    }
-    if (auto ec = set_nonblocking(socket.fd.get())) {
-      logger.log(LogLevel::kWarning, "service '" + service.name +
-                                         "': cannot use its stored socket: " + ec.message());
-      continue;
-    }
-    // Back to the configured backlog (the previous socketd raised it for the hand-over).
-    if (service.transport() == Transport::kTcp) ::listen(socket.fd.get(), service.backlog);
-    adopted[i] = std::move(socket.fd);
-  }
-  inherited.clear();
-}
-
-size_t Server::find_reusable(const ServiceConfig& service, const std::vector<bool>& taken) const {
+size_t Server::find_reusable(const ServiceConfig& service, const SocketAddress& address,
+                             const std::vector<bool>& taken) const {
   auto usable = [&](size_t j, auto&& same_address) {
     return !taken[j] && listeners_[j]->transport() == service.transport() &&
            same_address(*listeners_[j]);
   };
-  auto configured = [&](const Listener& l) { return l.configured() == service.listen; };
+  auto configured = [&](const Listener& l) { return l.configured() == address; };
   // "127.0.0.1:P" also matches the socket a "127.0.0.1:0" service got port P on.
-  auto bound = [&](const Listener& l) {
-    return service.listen.port() != 0 && l.bound() == service.listen;
-  };
+  auto bound = [&](const Listener& l) { return address.port() != 0 && l.bound() == address; };
   // Several services may say "127.0.0.1:0": give each its own socket back first.
   for (size_t j = 0; j < listeners_.size(); ++j) {
-    if (services_[j]->name() == service.name && usable(j, configured)) return j;
+    if (services_[owner_[j]]->name() == service.name && usable(j, configured)) return j;
   }
   for (size_t j = 0; j < listeners_.size(); ++j) {
     if (usable(j, configured) || usable(j, bound)) return j;
@@ -221,11 +175,12 @@ size_t Server::find_reusable(const ServiceConfig& service, const std::vector<boo
   return SIZE_MAX;
 }
 
-size_t Server::find_overlapping(const ServiceConfig& service, const std::vector<bool>& taken) const {
+size_t Server::find_overlapping(const ServiceConfig& service, const SocketAddress& address,
+                                const std::vector<bool>& taken) const {
   for (size_t j = 0; j < listeners_.size(); ++j) {
     const auto& bound = listeners_[j]->bound();
     if (!taken[j] && listeners_[j]->transport() == service.transport() &&
-        bound.family() == service.listen.family() && bound.port() == service.listen.port()) {
+        bound.family() == address.family() && bound.port() == address.port()) {
       return j;
     }
   }
@@ -233,66 +188,117 @@ size_t Server::find_overlapping(const ServiceConfig& service, const std::vector<
 }
 
 std::vector<std::string> Server::apply(const Config& config, InheritedSockets* inherited) {
-  const size_t n = config.services.size();
-  // Phase 1: find or open a listener for every service while every old socket
-  // stays open and nothing is changed yet.
-  std::vector<size_t> reuse(n, SIZE_MAX);  // index into listeners_
-  std::vector<bool> taken(listeners_.size(), false);
-  std::vector<std::unique_ptr<Listener>> fresh(n);
-  std::vector<size_t> blocked;  // services whose address an old listener of ours holds
-  std::vector<std::string> errors;
-  released_ = false;
-  std::vector<Fd> adopted(n);
-  std::vector<bool> activated(n, false);
-  if (inherited != nullptr) adopt(config, *inherited, adopted, activated, errors);
-  auto cannot_listen = [&](const ServiceConfig& service, std::error_code ec) {
-    errors.push_back("service '" + service.name + "': cannot listen on " +
-                     service.listen.to_string() + ": " + ec.message());
+  // One binding per listen address of each service, in config order.
+  struct Binding {
+    size_t service;  // index into config.services
+    SocketAddress address;
   };
-  for (size_t i = 0; i < n; ++i) {
-    const auto& service = config.services[i];
-    if ((reuse[i] = find_reusable(service, taken)) != SIZE_MAX) {
-      taken[reuse[i]] = true;
+  std::vector<Binding> bindings;
+  for (size_t i = 0; i < config.services.size(); ++i) {
+    for (const auto& address : config.services[i].listen) bindings.push_back({i, address});
+  }
+  const size_t m = bindings.size();
+  // Phase 1: find or open a listener for every binding while every old
+  // socket stays open and nothing is changed yet.
+  std::vector<size_t> reuse(m, SIZE_MAX);  // index into listeners_
+  std::vector<bool> taken(listeners_.size(), false);
+  std::vector<std::unique_ptr<Listener>> fresh(m);
+  std::vector<size_t> blocked;  // bindings whose address an old listener of ours holds
+  std::vector<std::string> errors;
+  auto cannot_listen = [&](const ServiceConfig& service, const SocketAddress& address,
+                           std::error_code ec) {
+    errors.push_back("service '" + service.name + "': cannot listen on " + address.to_string() +
+                     ": " + ec.message());
+  };
+  released_ = false;
+  std::vector<Fd> adopted(m);
+  std::vector<bool> activated(m, false);
+  if (inherited != nullptr) {
+    // Before anything is bound: what is not adopted closes here.
+    for (auto& socket : *inherited) {
+      std::vector<size_t> named;
+      for (size_t k = 0; k < m; ++k) {
+        if (config.services[bindings[k].service].name == socket.name && !adopted[k]) named.push_back(k);
+      }
+      if (named.empty()) {
+        if (socket.stored) release_stored(socket.name);
+        context_.logger.log(LogLevel::kWarning,
+                            std::string(socket.stored ? "stored" : "inherited") + " socket '" +
+                                socket.name + "' matches no configured service; closed");
+        continue;
+      }
+      const auto& service = config.services[bindings[named.front()].service];
+      if (!socket.stored) {
+        // A socket unit's: with one address the unit decides it; with several,
+        // the one it is bound to.
+        size_t pick = named.size() == 1 && service.listen.size() == 1 ? named.front() : SIZE_MAX;
+        if (pick == SIZE_MAX) {
+          auto bound = local_address(socket.fd.get());
+          for (size_t k : named) {
+            if (bound && *bound == bindings[k].address) pick = k;
+          }
+        }
+        if (pick == SIZE_MAX) {
+          context_.logger.log(LogLevel::kWarning, "inherited socket '" + socket.name +
+                                                      "' matches none of its addresses; closed");
+          continue;
+        }
+        if (auto ec = check_inherited(socket.fd.get(), service.transport())) {
+          cannot_listen(service, bindings[pick].address, ec);
+          continue;
+        }
+        adopted[pick] = std::move(socket.fd);
+        activated[pick] = true;
+        continue;
+      }
+      std::string bound;
+      size_t pick = SIZE_MAX;
+      for (size_t k : named) {
+        if (pick == SIZE_MAX && stored_socket_fits(socket.fd.get(), service, bindings[k].address, bound)) pick = k;
+      }
+      if (pick == SIZE_MAX) {
+        context_.logger.log(LogLevel::kNotice,
+                            "service '" + service.name + "': the socket kept in systemd's fd store (" +
+                                (bound.empty() ? std::string("unusable") : bound) +
+                                ") no longer matches the config; closed it, binding afresh");
+        release_stored(socket.name);
+        continue;
+      }
+      if (auto ec = set_nonblocking(socket.fd.get())) continue;
+      // Back to the configured backlog (the previous socketd raised it for the hand-over).
+      if (service.transport() == Transport::kTcp) ::listen(socket.fd.get(), service.backlog);
+      adopted[pick] = std::move(socket.fd);
+    }
+    inherited->clear();
+  }
+  for (size_t k = 0; k < m; ++k) {
+    const auto& service = config.services[bindings[k].service];
+    const auto& address = bindings[k].address;
+    if ((reuse[k] = find_reusable(service, address, taken)) != SIZE_MAX) {
+      taken[reuse[k]] = true;
       continue;
     }
-    auto opened = adopted[i] ? open_listener(service, std::move(adopted[i]), activated[i])
-                             : open_fresh(service);
+    auto opened = adopted[k] ? open_listener(service, address, std::move(adopted[k]), activated[k])
+                             : open_fresh(service, address);
     if (opened) {
-      fresh[i] = std::move(*opened);
+      fresh[k] = std::move(*opened);
     } else if (opened.error() == std::errc::address_in_use) {
-      blocked.push_back(i);  // e.g. 127.0.0.1:P widened to 0.0.0.0:P: see below
+      blocked.push_back(k);  // e.g. 127.0.0.1:P widened to 0.0.0.0:P: see below
     } else {
-      cannot_listen(service, opened.error());
+      cannot_listen(service, address, opened.error());
     }
   }
   // An address held by one of our own listeners that this reload drops: that
   // socket must close before the new one can bind. Only now, with everything
   // else in place, and with a way back if the bind still fails.
-  for (size_t i : blocked) {
-    const auto& service = config.services[i];
-    const size_t j = errors.empty() ? find_overlapping(service, taken) : SIZE_MAX;
-    if (j == SIZE_MAX) {
-      cannot_listen(service, std::make_error_code(std::errc::address_in_use));
-      continue;
-    }
-    const SocketAddress old_address = listeners_[j]->bound();
-    const ServiceConfig old_service = services_[j]->settings().config;
-    if (!listeners_[j]->activated()) release_stored(old_service.name);
-    listeners_[j]->close();
-    context_.reactor.retire(std::move(listeners_[j]));
-    auto opened = open_fresh(service);
-    if (opened) {
-      fresh[i] = std::move(*opened);
-      taken[j] = true;  // gone: nothing to carry over
-      continue;
-    }
-    cannot_listen(service, opened.error());
-    ServiceConfig back = old_service;
-    back.listen = old_address;
-    auto restored = open_fresh(back);
+  // Old listeners closed to make room, for the way back: (binding, old listener).
+  std::vector<std::pair<size_t, size_t>> swapped;
+  auto restore = [&](size_t j, const ServiceConfig& old_service, const SocketAddress& old_address,
+                     ServiceRuntime& old_runtime) {
+    auto restored = open_fresh(old_service, old_address);
     if (restored) {
       listeners_[j] = std::move(*restored);
-      if (auto ec = listeners_[j]->attach(*services_[j])) {
+      if (auto ec = listeners_[j]->attach(old_runtime)) {
         errors.push_back("service '" + old_service.name + "': cannot watch its socket " +
                          old_address.to_string() + " again after the failed reload: " +
                          ec.message());
@@ -302,13 +308,55 @@ std::vector<std::string> Server::apply(const Config& config, InheritedSockets* i
                        old_address.to_string() + " while trying the reload: " +
                        restored.error().message());
     }
+  };
+  std::vector<SocketAddress> closed_addresses(listeners_.size());
+  for (size_t k : blocked) {
+    const auto& service = config.services[bindings[k].service];
+    const auto& address = bindings[k].address;
+    const size_t j = errors.empty() ? find_overlapping(service, address, taken) : SIZE_MAX;
+    if (j == SIZE_MAX) {
+      cannot_listen(service, address, std::make_error_code(std::errc::address_in_use));
+      continue;
+    }
+    const SocketAddress old_address = listeners_[j]->bound();
+    ServiceRuntime& old_runtime = *services_[owner_[j]];
+    const ServiceConfig old_service = old_runtime.settings().config;
+    if (!listeners_[j]->activated()) release_stored(old_service.name);
+    listeners_[j]->close();
+    context_.reactor.retire(std::move(listeners_[j]));
+    closed_addresses[j] = old_address;
+    auto opened = open_fresh(service, address);
+    if (opened) {
+      fresh[k] = std::move(*opened);
+      taken[j] = true;  // gone: nothing to carry over
+      swapped.emplace_back(k, j);
+      continue;
+    }
+    cannot_listen(service, address, opened.error());
+    restore(j, old_service, old_address, old_runtime);
   }
-  if (!errors.empty()) return errors;  // the fresh sockets close here; old config intact
+  if (!errors.empty()) {
+    // Undo the swaps that succeeded before a later binding failed: close the
+    // new socket, then take the old address back.
+    for (const auto& [k, j] : swapped) {
+      fresh[k].reset();
+      ServiceRuntime& old_runtime = *services_[owner_[j]];
+      restore(j, old_runtime.settings().config, closed_addresses[j], old_runtime);
+    }
+    // The fresh sockets close here; the old config is intact, except for a
+    // listener lost above (reported), which is dropped from the table.
+    for (size_t j = listeners_.size(); j-- > 0;) {
+      if (listeners_[j]) continue;
+      listeners_.erase(listeners_.begin() + static_cast<std::ptrdiff_t>(j));
+      owner_.erase(owner_.begin() + static_cast<std::ptrdiff_t>(j));
+    }
+    return errors;
+  }
 
   // Phase 2: commit. Runtimes are matched by service name, so a service keeps
   // its connections and counters across a reload even if its port moved.
+  const size_t n = config.services.size();
   std::vector<std::unique_ptr<ServiceRuntime>> runtimes;
-  std::vector<std::unique_ptr<Listener>> listeners;
   for (size_t i = 0; i < n; ++i) {
     auto settings = std::make_shared<const ServiceSettings>(config.services[i]);
     auto it = std::find_if(services_.begin(), services_.end(),
@@ -320,13 +368,18 @@ std::vector<std::string> Server::apply(const Config& config, InheritedSockets* i
       runtimes.push_back(
           std::make_unique<ServiceRuntime>(context_, settings, stats_for(settings->config.name)));
     }
-    listeners.push_back(reuse[i] != SIZE_MAX ? std::move(listeners_[reuse[i]])
-                                             : std::move(fresh[i]));
   }
-  for (size_t i = 0; i < n; ++i) {
-    if (auto ec = listeners[i]->attach(*runtimes[i])) {
-      context_.logger.log(LogLevel::kError, "service '" + runtimes[i]->name() +
-                                                "': cannot watch its socket: " + ec.message());
+  std::vector<std::unique_ptr<Listener>> listeners;
+  std::vector<size_t> owners;
+  for (size_t k = 0; k < m; ++k) {
+    listeners.push_back(reuse[k] != SIZE_MAX ? std::move(listeners_[reuse[k]])
+                                             : std::move(fresh[k]));
+    owners.push_back(bindings[k].service);
+    if (auto ec = listeners.back()->attach(*runtimes[bindings[k].service])) {
+      context_.logger.log(LogLevel::kError, "service '" + runtimes[bindings[k].service]->name() +
+                                                "': cannot watch its socket " +
+                                                bindings[k].address.to_string() + ": " +
+                                                ec.message());
     }
   }
   // Removed services stop listening now but serve their connections to the end.
@@ -342,6 +395,7 @@ std::vector<std::string> Server::apply(const Config& config, InheritedSockets* i
     context_.reactor.retire(std::move(old));
   }
   listeners_ = std::move(listeners);
+  owner_ = std::move(owners);
 
   context_.max_connections = config.daemon.max_connections;
   context_.max_output_bytes = config.daemon.max_output_bytes;
@@ -355,7 +409,17 @@ std::vector<std::string> Server::apply(const Config& config, InheritedSockets* i
   }
   sweep_interval_ = std::max(shortest, std::chrono::milliseconds(10));
   schedule_sweep();
+  if (overflow_timer_ == 0) schedule_overflow_check();
   return {};
+}
+
+// One getsockopt per TCP listener a second: cheap enough to run always.
+void Server::schedule_overflow_check() {
+  overflow_timer_ = context_.reactor.add_timer(std::chrono::seconds(1), [this] {
+    overflow_timer_ = 0;
+    for (auto& listener : listeners_) listener->check_overflow();
+    schedule_overflow_check();
+  });
 }
 
 void Server::schedule_sweep() {
@@ -407,19 +471,12 @@ void Server::stop_listening(bool handoff) {
     context_.reactor.retire(std::move(listener));
   }
   listeners_.clear();
+  owner_.clear();
 }
 
 void Server::abort_all(std::string_view reason) {
   for (auto& runtime : services_) runtime->abort_all(reason);
   for (auto& runtime : retiring_) runtime->abort_all(reason);
-}
-
-std::vector<ListenerInfo> Server::listeners() const {
-  std::vector<ListenerInfo> out;
-  for (size_t i = 0; i < listeners_.size(); ++i) {
-    out.push_back({services_[i]->name(), listeners_[i]->transport(), listeners_[i]->bound()});
-  }
-  return out;
 }
 
 namespace {
@@ -455,7 +512,7 @@ handover::State Server::save_state() {
   handover::State state;
   for (size_t i = 0; i < listeners_.size(); ++i) {
     if (listeners_[i]->fd() < 0) continue;
-    state.listeners.push_back({services_[i]->name(), listeners_[i]->fd(),
+    state.listeners.push_back({services_[owner_[i]]->name(), listeners_[i]->fd(),
                                listeners_[i]->transport() == Transport::kTcp,
                                listeners_[i]->activated()});
   }
@@ -518,7 +575,16 @@ std::vector<ListenerFd> Server::listener_fds() const {
   for (size_t i = 0; i < listeners_.size(); ++i) {
     const int fd = listeners_[i]->fd();
     if (fd < 0) continue;
-    out.push_back({services_[i]->name(), fd, socket_inode(fd), listeners_[i]->activated()});
+    out.push_back({services_[owner_[i]]->name(), fd, socket_inode(fd), listeners_[i]->activated()});
+  }
+  return out;
+}
+
+std::vector<ListenerInfo> Server::listeners() const {
+  std::vector<ListenerInfo> out;
+  for (size_t i = 0; i < listeners_.size(); ++i) {
+    out.push_back(
+        {services_[owner_[i]]->name(), listeners_[i]->transport(), listeners_[i]->bound()});
   }
   return out;
 }

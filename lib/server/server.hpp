@@ -1,7 +1,7 @@
-// Server: every configured service, its listener and its connections, on one
-// Reactor. apply() switches configurations atomically: unchanged listeners
-// keep their socket, new ones are bound before old ones close, and if any
-// address cannot be bound nothing changes at all.
+// Server: every configured service, its listeners (one per listen address)
+// and its connections, on one Reactor. apply() switches configurations
+// atomically: unchanged listeners keep their socket, new ones are bound before
+// old ones close, and if any address cannot be bound nothing changes at all.
 #pragma once
 
 #include <functional>
@@ -62,8 +62,9 @@ class Server {
   }
 
   // On failure returns the reasons (one per address) and leaves everything as it was.
-  // `inherited` (at start) is consumed: sockets are adopted by service name
-  // (stored ones only if type and address still match), the rest closed
+  // `inherited` (at start) is consumed: a socket unit's socket is adopted by
+  // service name (for a service with several addresses, by address), a stored
+  // one only where name, type and address still match; the rest is closed
   // before anything is bound.
   std::vector<std::string> apply(const Config& config, InheritedSockets* inherited = nullptr);
 
@@ -99,20 +100,22 @@ class Server {
   void render_metrics(std::string& out) const;
 
  private:
-  Result<std::unique_ptr<Listener>> open_listener(const ServiceConfig& service, Fd adopted = {},
+  Result<std::unique_ptr<Listener>> open_listener(const ServiceConfig& service,
+                                                  const SocketAddress& address, Fd adopted = {},
                                                   bool activated = false);
   // open_listener, but after a release (above) waits briefly for systemd to
   // close its copy while the address is still in use.
-  Result<std::unique_ptr<Listener>> open_fresh(const ServiceConfig& service);
+  Result<std::unique_ptr<Listener>> open_fresh(const ServiceConfig& service,
+                                               const SocketAddress& address);
   void release_stored(const std::string& service);
-  // Matches inherited sockets to services (see apply); closes the rest.
-  void adopt(const Config& config, InheritedSockets& inherited, std::vector<Fd>& adopted,
-             std::vector<bool>& activated, std::vector<std::string>& errors);
-  // An old listener this service may keep (same name first), or SIZE_MAX.
-  size_t find_reusable(const ServiceConfig& service, const std::vector<bool>& taken) const;
-  // An old listener on the same port and family that blocks binding `service`.
-  size_t find_overlapping(const ServiceConfig& service, const std::vector<bool>& taken) const;
+  // An old listener this service may keep for `address` (same name first), or SIZE_MAX.
+  size_t find_reusable(const ServiceConfig& service, const SocketAddress& address,
+                       const std::vector<bool>& taken) const;
+  // An old listener on the same port and family that blocks binding `address`.
+  size_t find_overlapping(const ServiceConfig& service, const SocketAddress& address,
+                          const std::vector<bool>& taken) const;
   void schedule_sweep();
+  void schedule_overflow_check();
   void sweep();
   // [daemon] max_output_bytes exceeded: close the connections with the most
   // output queued until the total is back under three quarters of the cap.
@@ -132,9 +135,11 @@ class Server {
   std::unique_ptr<IoPool> io_;
   std::vector<std::unique_ptr<ServiceRuntime>> services_;  // in config order
   std::vector<std::unique_ptr<ServiceRuntime>> retiring_;  // removed, still serving
-  std::vector<std::unique_ptr<Listener>> listeners_;        // listeners_[i] feeds services_[i]
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  std::vector<size_t> owner_;  // listeners_[k] feeds services_[owner_[k]]
   std::chrono::milliseconds sweep_interval_{1000};
   TimerId sweep_timer_ = 0;
+  TimerId overflow_timer_ = 0;
   bool output_cut_pending_ = false;
   std::function<void(const std::string&)> release_stored_;
   bool released_ = false;  // during apply(): a stored socket was given up
