@@ -1,5 +1,6 @@
 #include "server/connection.hpp"
 
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -54,6 +55,28 @@ void Connection::on_io(uint32_t events) noexcept {
 }
 
 void Connection::read_some() {
+  read_turn();
+  // Before sleeping again: the mark must never exceed what is still coming.
+  if (!closed_) follow_input_batch();
+}
+
+void Connection::follow_input_batch() {
+  const size_t batch = admitted_ && session_ && !input_done_ ? session_->input_batch() : 0;
+  const int mark = static_cast<int>(std::clamp<size_t>(batch, 1, 1 << 30));
+  if (mark == low_water_) return;
+  if (::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVLOWAT, &mark, sizeof mark) == 0) low_water_ = mark;
+}
+
+bool Connection::input_grew_unread() {
+  if (low_water_ <= 1) return false;  // woken for every byte: unread means not arrived
+  int n = 0;
+  if (::ioctl(fd_.get(), FIONREAD, &n) != 0 || n <= 0) return false;
+  const bool grew = static_cast<size_t>(n) > unread_seen_;
+  unread_seen_ = static_cast<size_t>(n);
+  return grew;
+}
+
+void Connection::read_turn() {
   if (input_paused_ || input_done_ || close_requested_) return;
   auto& scratch = service_.context().scratch;
   size_t taken = 0;  // bytes this turn
@@ -95,6 +118,7 @@ void Connection::read_some() {
     }
     bytes_in_ += *n;
     taken += *n;
+    unread_seen_ = 0;
     service_.touch(*this);
     std::span<const char> chunk(into.data(), *n);
     if (!admitted_) {

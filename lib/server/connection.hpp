@@ -53,6 +53,10 @@ class Connection final : public IoHandler, private Reply {
   }
   // Whether the service admitted the client (always, without proxy_protocol).
   bool admitted() const { return admitted_; }
+  // Whether bytes arrived that are not read yet, more than at the last
+  // call: below its SO_RCVLOWAT mark, a client that is sending is not idle
+  // (and one whose bytes stopped coming is).
+  bool input_grew_unread();
   // Linked while the PROXY header is awaited; its time is the deadline.
   IdleHook* header_hook() { return proxied_ ? &proxied_->header_wait : nullptr; }
   IdleHook& idle_hook() { return idle_; }
@@ -71,6 +75,10 @@ class Connection final : public IoHandler, private Reply {
   // Reads until the socket is drained (EAGAIN, or a short read while no FIN
   // or error is pending), the budget is spent, or the session stops.
   void read_some();
+  void read_turn();
+  // SO_RCVLOWAT follows the session's input_batch(): a bulk stream is woken
+  // per batch of bytes instead of per segment.
+  void follow_input_batch();
   // Feeds one read to the PROXY header reader; returns the bytes after the
   // header once the client is admitted and its session open, else nothing.
   std::span<const char> take_proxy_header(std::span<const char> chunk);
@@ -117,6 +125,8 @@ class Connection final : public IoHandler, private Reply {
   bool broken_ = false;
   bool closed_ = false;
   bool admitted_ = true;
+  int low_water_ = 1;  // SO_RCVLOWAT as set (1: the kernel's default)
+  size_t unread_seen_ = 0;  // input_grew_unread()'s last count; 0 after a read
   bool refusal_logged_ = false;  // the service logged why: no "closed" record
 };
 

@@ -241,6 +241,11 @@ void ServiceRuntime::sweep(Clock::time_point now) {
   if (config.idle_timeout.count() > 0) {
     while (IdleHook* hook = idle_.oldest()) {
       if (hook->last_active + config.idle_timeout > now) break;
+      if (hook->owner->input_grew_unread()) {
+        // Sending, below its SO_RCVLOWAT batch (a slow bulk stream): not idle.
+        idle_.touch(*hook, now);
+        continue;
+      }
       ++stats_.timed_out;
       hook->owner->abort("idle timeout");  // unlinks the hook
     }

@@ -45,6 +45,11 @@ class Session {
   // disk buffer); empty: the connection's own read buffer. on_data() then
   // gets a span inside it.
   virtual std::span<char> input_space() { return {}; }
+  // For bulk streams: how many bytes are surely still coming, so that the
+  // connection need not be woken for less (SO_RCVLOWAT); 0: wake for any
+  // byte. Must never exceed what the client will send before it waits for
+  // an answer, or the connection would sleep on a queue below the mark.
+  virtual size_t input_batch() const { return 0; }
 };
 
 inline std::string_view as_view(std::span<const char> bytes) {
