@@ -12,7 +12,7 @@
 
 namespace socketd {
 
-enum class Mode { kBanner, kChat, kEcho, kUdpLog, kUpload, kStreamUpload };
+enum class Mode { kBanner, kChat, kEcho, kUdpLog, kUpload, kStreamUpload, kMetrics };
 enum class Transport { kTcp, kUdp };
 
 struct ModeInfo {
@@ -42,6 +42,7 @@ inline constexpr std::string_view kUpload[] = {"ack_word", "end_word", "max_uplo
                                                "upload_timeout", "min_free_bytes"};
 inline constexpr std::string_view kStreamUpload[] = {"max_upload_bytes", "upload_timeout",
                                                      "min_free_bytes"};
+inline constexpr std::string_view kMetrics[] = {"request_timeout", "max_request_bytes"};
 }  // namespace mode_keys
 
 // In Mode's order, which is also the order messages list the modes in.
@@ -53,6 +54,7 @@ inline constexpr ModeInfo kModeTable[] = {
     {Mode::kUdpLog, "udp-log", Transport::kUdp, false, false, mode_keys::kUdpLog},
     {Mode::kUpload, "upload", Transport::kTcp, true, true, mode_keys::kUpload},
     {Mode::kStreamUpload, "stream-upload", Transport::kTcp, true, true, mode_keys::kStreamUpload},
+    {Mode::kMetrics, "metrics", Transport::kTcp, false, true, mode_keys::kMetrics},
 };
 
 constexpr bool mode_table_in_order() {

@@ -117,6 +117,7 @@ void Connection::read_turn() {
       return;
     }
     bytes_in_ += *n;
+    service_.stats().bytes_in += *n;
     taken += *n;
     unread_seen_ = 0;
     service_.touch(*this);
@@ -224,6 +225,7 @@ void Connection::send(std::string_view first, std::string_view second) {
   }
   auto sent = static_cast<size_t>(n);
   bytes_out_ += sent;
+  service_.stats().bytes_out += sent;
   if (sent < first.size()) {
     queue_output(first.substr(sent));
     queue_output(second);
@@ -241,6 +243,7 @@ void Connection::flush() {
       return;
     }
     bytes_out_ += *n;
+    service_.stats().bytes_out += *n;
     out_.consume(*n);
     service_.context().queued_output -= *n;
   }
@@ -276,8 +279,6 @@ void Connection::finish(std::string_view reason, bool graceful) {
   closed_ = true;
   close_socket(graceful);
   if (session_) session_->on_close();
-  service_.stats().bytes_in += bytes_in_;
-  service_.stats().bytes_out += bytes_out_;
   if (!refusal_logged_) log_closed(reason);
   service_.on_closed(*this);  // destroys us at the end of this turn
 }

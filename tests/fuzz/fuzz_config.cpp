@@ -71,6 +71,10 @@ void check_service(const ServiceConfig& s) {
     case Mode::kStreamUpload:
       fuzz_check(s.upload_timeout.count() >= 0 && s.upload_timeout <= kMaxDuration, who);
       break;
+    case Mode::kMetrics:
+      fuzz_check(s.request_timeout.count() > 0 && s.request_timeout <= kMaxDuration, who);
+      fuzz_check(s.max_request_bytes >= 256 && s.max_request_bytes <= (1u << 20), who);
+      break;
     case Mode::kBanner:
     case Mode::kEcho:
     case Mode::kUdpLog:
