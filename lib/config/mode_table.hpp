@@ -10,7 +10,7 @@
 
 namespace socketd {
 
-enum class Mode { kBanner, kChat, kEcho, kUdpLog, kUpload, kStreamUpload };
+enum class Mode { kBanner, kChat, kEcho, kUdpLog, kUpload, kStreamUpload, kExec };
 enum class Transport { kTcp, kUdp };
 
 struct ModeInfo {
@@ -36,6 +36,9 @@ inline constexpr std::string_view kUpload[] = {"ack_word", "end_word", "max_uplo
                                                "upload_timeout", "min_free_bytes"};
 inline constexpr std::string_view kStreamUpload[] = {"max_upload_bytes", "upload_timeout",
                                                      "min_free_bytes"};
+inline constexpr std::string_view kExec[] = {"command",     "environment", "max_instances",
+                                             "run_timeout", "kill_grace",  "user",
+                                             "group"};
 }  // namespace mode_keys
 
 // In Mode's order, which is also the order messages list the modes in.
@@ -46,6 +49,7 @@ inline constexpr ModeInfo kModeTable[] = {
     {Mode::kUdpLog, "udp-log", Transport::kUdp, false, mode_keys::kUdpLog},
     {Mode::kUpload, "upload", Transport::kTcp, true, mode_keys::kUpload},
     {Mode::kStreamUpload, "stream-upload", Transport::kTcp, true, mode_keys::kStreamUpload},
+    {Mode::kExec, "exec", Transport::kTcp, false, mode_keys::kExec},
 };
 
 constexpr bool mode_table_in_order() {

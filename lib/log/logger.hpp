@@ -28,6 +28,8 @@ enum class LogEvent {
   kLimitHit,
   kStopping,
   kLogDropped,  // records an AsyncSink dropped because its queue was full
+  kExecExited,  // an exec-mode handler exited (status, run time, bytes)
+  kExecStderr,  // one line an exec-mode handler wrote to its stderr
 };
 
 struct LogField {

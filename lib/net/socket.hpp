@@ -25,6 +25,8 @@ Result<Fd> bind_udp(const SocketAddress& addr, bool reuse_port = false);
 Result<Fd> accept_nonblocking(int listen_fd, SocketAddress& peer);
 Result<SocketAddress> local_address(int fd);
 std::error_code set_nonblocking(int fd);
+// For a socket handed to another program as its stdin/stdout (exec mode).
+std::error_code set_blocking(int fd);
 
 // Bytes moved, or an error. 0 from recv means the peer closed its side.
 Result<size_t> recv_some(int fd, std::span<char> buf);

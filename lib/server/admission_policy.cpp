@@ -18,6 +18,7 @@ std::string_view refusal_label(Refusal refusal) {
     case Refusal::kDaemonMaxConnections:
     case Refusal::kMaxConnections: return "max_connections";
     case Refusal::kMaxPerSource: return "max_per_source";
+    case Refusal::kMaxInstances: return "max_instances";
   }
   return "unknown";
 }
@@ -95,6 +96,12 @@ std::optional<Refusal> AdmissionPolicy::check_client(const SocketAddress& client
   return std::nullopt;
 }
 
+std::optional<Refusal> AdmissionPolicy::check_instances(size_t running) const {
+  const uint32_t limit = settings_->config.max_instances;
+  if (limit != 0 && running >= limit) return Refusal::kMaxInstances;
+  return std::nullopt;
+}
+
 std::string AdmissionPolicy::limit_text(Refusal refusal) const {
   const auto& config = settings_->config;
   switch (refusal) {
@@ -106,6 +113,8 @@ std::string AdmissionPolicy::limit_text(Refusal refusal) const {
     case Refusal::kDaemonMaxConnections: return "[daemon] max_connections";
     case Refusal::kMaxConnections: return "max_connections";
     case Refusal::kMaxPerSource: return "max_per_source";
+    case Refusal::kMaxInstances:
+      return "max_instances (" + std::to_string(config.max_instances) + ")";
   }
   return "unknown";
 }

@@ -26,13 +26,15 @@ enum class Refusal {
   kDaemonMaxConnections,  // [daemon] max_connections
   kMaxConnections,        // the service's max_connections
   kMaxPerSource,          // max_per_source
+  kMaxInstances,          // exec: max_instances handlers already running
 };
 
 // allow/deny and proxy_sources deny (counted as denied, logged as notices);
 // the rest are limits (refused, warnings).
 bool is_denial(Refusal refusal);
 // A short stable name: "allow_deny", "proxy", "rate", "max_connections",
-// "max_per_source" (metrics labels; both connection caps are "max_connections").
+// "max_per_source", "max_instances" (metrics labels; both connection caps are
+// "max_connections").
 std::string_view refusal_label(Refusal refusal);
 
 // Open connections per client address (for max_per_source), keyed by the
@@ -78,6 +80,10 @@ class AdmissionPolicy {
   // allow/deny and max_per_source for the client a PROXY header named.
   std::optional<Refusal> check_client(const SocketAddress& client) const;
 
+  // exec: whether one more handler may start, `running` being this
+  // service's (old settings' handlers count too). Checked last, once every
+  // other limit has admitted the client, just before the spawn.
+  std::optional<Refusal> check_instances(size_t running) const;
   // The client counts towards max_per_source from now until closed().
   void opened(const SocketAddress& client) { per_source_.add(client); }
   void closed(const SocketAddress& client) { per_source_.remove(client); }

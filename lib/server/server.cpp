@@ -23,6 +23,8 @@ void add_stats(ServiceStats& to, const ServiceStats& from) {
   to.timed_out += from.timed_out;
   to.proxy_errors += from.proxy_errors;
   to.output_cut += from.output_cut;
+  to.handlers_started += from.handlers_started;
+  to.handler_failures += from.handler_failures;
 }
 
 std::error_code check_inherited(int fd, Transport transport) {
@@ -299,6 +301,11 @@ void Server::stop_listening() {
     context_.reactor.retire(std::move(listener));
   }
   listeners_.clear();
+}
+
+void Server::terminate_handlers(std::string_view why) {
+  for (auto& runtime : services_) runtime->terminate_handlers(why);
+  for (auto& runtime : retiring_) runtime->terminate_handlers(why);
 }
 
 void Server::abort_all(std::string_view reason) {

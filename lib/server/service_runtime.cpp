@@ -119,6 +119,8 @@ std::unique_ptr<Session> ServiceRuntime::make_session(const ServiceSettings& set
     case Mode::kUpload:
     case Mode::kStreamUpload:
       break;
+    case Mode::kExec:  // no session: the handler process serves the connection
+      return nullptr;
   }
   auto open = [this, min_free = settings.config.min_free_bytes](
                   uint64_t size, bool stream, Wake wake) -> std::unique_ptr<UploadTarget> {
@@ -180,6 +182,41 @@ void ServiceRuntime::on_closed(Connection& connection) {
   }
   connections_.pop_back();
   context_.reactor.retire(std::move(gone));
+}
+
+bool ServiceRuntime::exec_admit(Connection& connection) {
+  if (const auto refusal = admission_.check_instances(running_handlers_)) {
+    refused(*refusal, connection.peer(), connection.proxy());
+    return false;
+  }
+  return true;
+}
+
+void ServiceRuntime::exec_started(Connection& connection) {
+  ++running_handlers_;
+  ++stats_.handlers_started;
+  // Its traffic goes past socketd: nothing to measure idleness by
+  // (run_timeout bounds a handler instead).
+  idle_.unlink(connection.idle_hook());
+}
+
+void ServiceRuntime::exec_failed(Connection& connection, const std::string& command,
+                                 std::error_code error) {
+  ++stats_.handler_failures;
+  std::string peer = connection.peer().to_string();
+  context_.logger.log(
+      {LogLevel::kError, LogEvent::kGeneric,
+       name() + ": cannot run handler " + command + " for " + peer + ": " + error.message() +
+           " (connection closed; check 'command' with socketd --check-config)",
+       {{"SERVICE", name()}, {"PEER", std::move(peer)}, {"COMMAND", command}}});
+}
+
+void ServiceRuntime::exec_exited(Connection& /*connection*/) { --running_handlers_; }
+
+void ServiceRuntime::terminate_handlers(std::string_view why) {
+  for (auto& connection : connections_) {
+    connection->terminate_handler(why, std::chrono::milliseconds(0));
+  }
 }
 
 void ServiceRuntime::sweep(Clock::time_point now) {

@@ -32,6 +32,8 @@ struct ServiceStats {
   uint64_t timed_out = 0;  // idle or upload timeout
   uint64_t proxy_errors = 0;  // closed for a bad, missing or late PROXY header
   uint64_t output_cut = 0;    // closed: [daemon] max_output_bytes, largest queue first
+  uint64_t handlers_started = 0;  // exec
+  uint64_t handler_failures = 0;  // exec: the handler could not be started
 };
 
 class ServiceRuntime {
@@ -65,6 +67,16 @@ class ServiceRuntime {
   std::unique_ptr<Session> make_session(const ServiceSettings& settings);
   void touch(Connection& connection) { idle_.touch(connection.idle_hook(), context_.reactor.now()); }
   void on_closed(Connection& connection);
+  // exec: max_instances (refused: logged and counted here), a handler
+  // started, could not start (logged here), exited.
+  bool exec_admit(Connection& connection);
+  void exec_started(Connection& connection);
+  void exec_failed(Connection& connection, const std::string& command, std::error_code error);
+  void exec_exited(Connection& connection);
+  size_t running_handlers() const { return running_handlers_; }
+  // exec: SIGTERM to every running handler (daemon stop; drain_timeout then
+  // ends with abort_all, which kills and reaps what is left).
+  void terminate_handlers(std::string_view why);
 
   // Closes connections idle longer than idle_timeout, and uploads older than upload_timeout.
   void sweep(Clock::time_point now);
@@ -85,6 +97,7 @@ class ServiceRuntime {
   IdleList awaiting_header_;  // PROXY header not yet read; ordered by deadline
   AdmissionPolicy admission_;
   ServiceStats stats_;
+  size_t running_handlers_ = 0;  // exec
   std::unique_ptr<DatagramLog> datagram_log_;  // udp-log only, made on the first datagram
 };
 
