@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <signal.h>
 #include <unistd.h>
@@ -212,7 +214,11 @@ bool tcp_byte_counts(int fd, uint64_t& received, uint64_t& sent) {
   const bool fin_received =
       state == kCloseWait || state == kLastAck || state == kClosing || state == kTimeWait;
   received = info.tcpi_bytes_received - (fin_received && info.tcpi_bytes_received > 0 ? 1 : 0);
-  sent = info.tcpi_bytes_sent - info.tcpi_bytes_retrans;  // retransmissions counted once
+  // What the handler wrote: acknowledged, plus what is still queued (sent
+  // or not) when it exits; bytes_sent would miss the queue.
+  int queued = 0;
+  if (::ioctl(fd, SIOCOUTQ, &queued) != 0) queued = 0;
+  sent = info.tcpi_bytes_acked + static_cast<uint64_t>(queued);
   return true;
 }
 
