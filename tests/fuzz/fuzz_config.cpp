@@ -69,6 +69,12 @@ void check_service(const ServiceConfig& s) {
     case Mode::kStreamUpload:
       fuzz_check(s.upload_timeout.count() >= 0 && s.upload_timeout <= kMaxDuration, who);
       break;
+    case Mode::kExec:
+      fuzz_check(!s.command.empty() && !s.command.front().empty() && s.command.front()[0] == '/',
+                 who);
+      fuzz_check(s.run_timeout.count() >= 0 && s.run_timeout <= kMaxDuration, who);
+      fuzz_check(s.kill_grace.count() > 0 && s.kill_grace <= kMaxDuration, who);
+      break;
     case Mode::kBanner:
     case Mode::kEcho:
     case Mode::kUdpLog:
