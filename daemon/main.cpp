@@ -5,7 +5,6 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <memory>
@@ -15,6 +14,7 @@
 #include <vector>
 
 #include "app/app.hpp"
+#include "app/reload_report.hpp"
 #include "config/config_loader.hpp"
 #include "log/async_sink.hpp"
 #include "log/rate_limited_sink.hpp"
@@ -41,24 +41,11 @@ std::string reload_report_path() {
   return std::string(dirs.substr(0, dirs.find(':'))) + "/reload-status";
 }
 
-// "GENERATION ok|failed MESSAGE", or generation 0 when there is no report yet.
-std::pair<uint64_t, std::string> read_reload_report(const std::string& path) {
-  std::string text;
-  if (FILE* f = std::fopen(path.c_str(), "r")) {
-    char buf[4096];
-    text.assign(buf, std::fread(buf, 1, sizeof buf, f));
-    std::fclose(f);
-  }
-  uint64_t generation = 0;
-  std::from_chars(text.data(), text.data() + text.size(), generation);
-  return {generation, text.substr(std::min(text.find(' ') + 1, text.size()))};
-}
-
 // ExecReload=: SIGHUP the daemon, then wait until it reports the outcome, so
 // `systemctl reload` returns only once the new file is in force (or refused).
 int signal_reload(int pid) {
   const std::string path = reload_report_path();
-  const uint64_t before = path.empty() ? 0 : read_reload_report(path).first;
+  const uint64_t before = path.empty() ? 0 : socketd::read_reload_report(path).generation;
   if (::kill(pid, SIGHUP) != 0) {
     std::fprintf(stderr, "socketd: cannot signal PID %d: %s\n", pid, std::strerror(errno));
     return 1;
@@ -66,10 +53,11 @@ int signal_reload(int pid) {
   if (path.empty()) return 0;  // not under systemd: nothing to wait on
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (std::chrono::steady_clock::now() < deadline) {
-    auto [generation, message] = read_reload_report(path);
-    if (generation > before) {
-      std::fputs(message.c_str(), message.starts_with("ok") ? stdout : stderr);
-      return message.starts_with("ok") ? 0 : 1;
+    const auto report = socketd::read_reload_report(path);
+    if (report.generation > before) {
+      std::fprintf(report.ok ? stdout : stderr, "%s %s\n", report.ok ? "ok" : "failed",
+                   report.message.c_str());
+      return report.ok ? 0 : 1;
     }
     ::usleep(5000);  // polling a file another process writes; there is no event to wait on
   }

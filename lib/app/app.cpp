@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "app/reload_report.hpp"
 #include "config/config_loader.hpp"
 
 namespace socketd {
@@ -26,24 +27,77 @@ App::App(Reactor& reactor, Logger& logger, Notifier& notifier, AppOptions option
       options_(std::move(options)),
       server_(reactor, logger) {}
 
-App::~App() = default;
+// Jobs may still be queued (a reload, a report): they finish while the App
+// is whole; stopping_ makes their completions change nothing.
+App::~App() {
+  stopping_ = true;
+  server_.drain_io();
+}
 
-std::unique_ptr<UploadStore> App::prepare_upload_store(const Config& config,
-                                                      std::string& error) {
+// Reads the config file and opens the upload directory on an I/O thread.
+class App::ReloadJob final : public IoJob {
+ public:
+  ReloadJob(App& app, std::string path) : app_(app), path_(std::move(path)) {}
+  void run() noexcept override { input_ = read_reload_input(path_); }
+  void done() noexcept override { app_.finish_reload(std::move(input_), started_); }
+
+ private:
+  App& app_;
+  const std::string path_;
+  const Clock::time_point started_ = Clock::now();
+  ReloadInput input_;
+};
+
+// Writes the reload report on an I/O thread.
+class App::ReportJob final : public IoJob {
+ public:
+  ReportJob(App& app, std::string path, ReloadReport report)
+      : app_(app), path_(std::move(path)), report_(std::move(report)) {}
+  void run() noexcept override { error_ = write_reload_report(path_, report_); }
+  void done() noexcept override {
+    if (error_) app_.report_failed(path_, error_);
+    app_.reload_settled();
+  }
+
+ private:
+  App& app_;
+  const std::string path_;
+  const ReloadReport report_;
+  std::error_code error_;
+};
+
+namespace {
+
+// Opens the upload directory `config` names, if any of its services uploads
+// (blocking: mkdir, open, fstat). Returns why it cannot be used, or "".
+std::string open_upload_store(const Config& config, std::unique_ptr<UploadStore>& store) {
   const bool has_upload = std::any_of(config.services.begin(), config.services.end(),
                                       [](const auto& s) { return is_upload(s.mode); });
-  if (!has_upload) return nullptr;
+  if (!has_upload) return {};
   const std::string dir = resolve_upload_dir(config.daemon.upload_dir);
-  auto store = UploadStore::open(dir);
-  if (!store) {
-    error = "cannot use upload directory " + dir + ": " + store.error().message() +
-            " (create it or set [daemon] upload_dir)";
-    return nullptr;
+  auto opened = UploadStore::open(dir);
+  if (!opened) {
+    return "cannot use upload directory " + dir + ": " + opened.error().message() +
+           " (create it or set [daemon] upload_dir)";
   }
+  store = std::move(*opened);
+  return {};
+}
+
+}  // namespace
+
+App::ReloadInput App::read_reload_input(const std::string& config_path) {
+  ReloadInput input;
+  input.load = load_config_file(config_path);
+  if (input.load.ok()) input.store_error = open_upload_store(*input.load.config, input.store);
+  return input;
+}
+
+std::unique_ptr<UploadStore> App::new_upload_store(std::unique_ptr<UploadStore> store) const {
   // The same directory however spelled ("dir/", A -> B -> A keeps B's store
   // until then); a directory deleted and made again is a new one.
-  if (uploads_ && uploads_->same_directory(**store)) return nullptr;
-  return std::move(*store);
+  if (store && uploads_ && uploads_->same_directory(*store)) return nullptr;
+  return store;
 }
 
 void App::use_upload_store(std::unique_ptr<UploadStore> store) {
@@ -70,10 +124,10 @@ void App::apply_logging(const Config& config) {
 
 bool App::start(const Config& config, InheritedSockets* inherited) {
   apply_logging(config);
-  std::string store_error;
-  auto store = prepare_upload_store(config, store_error);
-  if (!store_error.empty()) {
-    logger_.log(LogLevel::kError, store_error);
+  // Nothing is served yet: the upload directory is opened right here.
+  std::unique_ptr<UploadStore> store;
+  if (const std::string error = open_upload_store(config, store); !error.empty()) {
+    logger_.log(LogLevel::kError, error);
     return false;
   }
   use_upload_store(std::move(store));
@@ -88,6 +142,7 @@ bool App::start(const Config& config, InheritedSockets* inherited) {
   }
   logger_.log({LogLevel::kNotice, LogEvent::kStarted, "socketd started: " + where,
                {{"CONFIG", config.source}}});
+  reload_in_flight_ = true;  // a SIGHUP now waits until the first report is written
   report_reload(true);
   notifier_.ready();
   notifier_.status(status_line());
@@ -97,21 +152,34 @@ bool App::start(const Config& config, InheritedSockets* inherited) {
   return true;
 }
 
-bool App::reload() {
-  if (stopping_) return false;
-  notifier_.reloading();
-  const auto t0 = Clock::now();
-  auto load = load_config_file(options_.config_path);
-  std::vector<std::string> errors;
-  for (const auto& e : load.errors) errors.push_back(e.to_string());
-  std::unique_ptr<UploadStore> store;
-  if (load.ok()) {
-    std::string store_error;
-    store = prepare_upload_store(*load.config, store_error);
-    if (!store_error.empty()) errors.push_back(store_error);
+void App::reload() {
+  if (stopping_) return;
+  if (reload_in_flight_) {
+    reload_queued_ = true;  // once this one is reported
+    return;
   }
-  if (load.ok() && errors.empty()) errors = server_.apply(*load.config);
-  if (errors.empty()) use_upload_store(std::move(store));  // only once the reload holds
+  reload_in_flight_ = true;
+  notifier_.reloading();
+  auto job = std::make_unique<ReloadJob>(*this, options_.config_path);
+  if (IoPool* pool = server_.io_pool()) {
+    pool->submit(std::move(job));
+  } else {  // no I/O threads (they failed to start): do it here
+    job->run();
+    job->done();
+  }
+}
+
+void App::finish_reload(ReloadInput input, Clock::time_point started) {
+  if (stopping_) {  // a stop came first: the running config stays to the end
+    last_reload_ = "reload abandoned: the daemon is stopping";
+    report_reload(false);
+    return;
+  }
+  std::vector<std::string> errors;
+  for (const auto& e : input.load.errors) errors.push_back(e.to_string());
+  if (!input.store_error.empty()) errors.push_back(input.store_error);
+  if (errors.empty()) errors = server_.apply(*input.load.config);
+  if (errors.empty()) use_upload_store(new_upload_store(std::move(input.store)));
   if (!errors.empty()) {
     for (const auto& error : errors) {
       logger_.log({LogLevel::kError, LogEvent::kReloadFailed, error,
@@ -123,9 +191,9 @@ bool App::reload() {
     logger_.log({LogLevel::kError, LogEvent::kReloadFailed, last_reload_,
                  {{"CONFIG", options_.config_path}}});
   } else {
-    config_ = *load.config;
+    config_ = std::move(*input.load.config);
     apply_logging(config_);
-    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0);
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started);
     last_reload_ = "reloaded " + std::to_string(config_.services.size()) + " services in " +
                    std::to_string(us.count()) + " us";
     logger_.log({LogLevel::kNotice, LogEvent::kReloaded, last_reload_,
@@ -134,28 +202,40 @@ bool App::reload() {
   report_reload(errors.empty());
   notifier_.ready();
   notifier_.status(status_line());
-  return errors.empty();
 }
 
 void App::report_reload(bool ok) {
   ++reload_generation_;
-  if (options_.reload_report_path.empty()) return;
-  const std::string tmp = options_.reload_report_path + ".tmp";
-  const std::string text =
-      std::to_string(reload_generation_) + (ok ? " ok " : " failed ") + last_reload_ + "\n";
-  bool written = false;
-  if (FILE* f = std::fopen(tmp.c_str(), "w")) {
-    written = std::fputs(text.c_str(), f) >= 0;
-    written = std::fclose(f) == 0 && written;
+  ReloadReport report{.generation = reload_generation_, .ok = ok, .message = last_reload_};
+  if (options_.reload_report_path.empty()) {
+    reload_settled();
+    return;
   }
-  if (!written || std::rename(tmp.c_str(), options_.reload_report_path.c_str()) != 0) {
-    // `socketd --signal-reload` (ExecReload=) waits for this file: say why it
-    // will time out instead of leaving the operator to guess.
-    logger_.log(LogLevel::kWarning, "cannot write the reload report " +
-                                        options_.reload_report_path + ": " +
-                                        std::strerror(errno) +
-                                        "; `systemctl reload` will not see the outcome "
-                                        "(check RuntimeDirectory=)");
+  IoPool* pool = server_.io_pool();
+  if (pool == nullptr) {  // no I/O threads (they failed to start): write it here
+    if (auto ec = write_reload_report(options_.reload_report_path, report)) {
+      report_failed(options_.reload_report_path, ec);
+    }
+    reload_settled();
+    return;
+  }
+  pool->submit(std::make_unique<ReportJob>(*this, options_.reload_report_path, std::move(report)));
+}
+
+void App::report_failed(const std::string& path, std::error_code ec) {
+  // `socketd --signal-reload` (ExecReload=) waits for this file: say why it
+  // will time out instead of leaving the operator to guess.
+  logger_.log(LogLevel::kWarning, "cannot write the reload report " + path + ": " + ec.message() +
+                                      "; `systemctl reload` will not see the outcome "
+                                      "(check RuntimeDirectory=)");
+}
+
+void App::reload_settled() {
+  // One report at a time, in order: the next reload starts only now.
+  reload_in_flight_ = false;
+  if (reload_queued_ && !stopping_) {
+    reload_queued_ = false;
+    reload();
   }
 }
 

@@ -1,5 +1,6 @@
 // App: the daemon's life cycle on one reactor: start from a config, reload it
-// on SIGHUP (all or nothing), stop gracefully on SIGTERM (stop accepting,
+// on SIGHUP (all or nothing; the file reading and the upload directory's
+// opening run as an I/O job, so the loop never waits on a file system), stop gracefully on SIGTERM (stop accepting,
 // drain up to drain_timeout, then close the rest), and keep the supervisor
 // informed (ready, reloading, stopping, status, watchdog).
 #pragma once
@@ -10,6 +11,7 @@
 
 #include "app/notifier.hpp"
 #include "config/config.hpp"
+#include "config/config_loader.hpp"
 #include "log/logger.hpp"
 #include "log/rate_limited_sink.hpp"
 #include "reactor/reactor.hpp"
@@ -36,27 +38,50 @@ class App {
   // Binds every listener of `config` (adopting inherited sockets by name) and
   // reports READY=1. On failure logs why and returns false.
   bool start(const Config& config, InheritedSockets* inherited = nullptr);
-  // Re-reads the config file; a bad file or an address that cannot be bound
-  // leaves the running configuration fully in force.
-  bool reload();
+  // Starts re-reading the config file: the file is read and the upload
+  // directory opened by an I/O job; back on the loop the new config is
+  // applied (all or nothing: a bad file or an address that cannot be bound
+  // leaves the running configuration fully in force), then the outcome is
+  // logged, reported (reload report, READY=1). A SIGHUP while a reload is
+  // under way queues one more, run once the first has been reported.
+  void reload();
+  bool reloading() const { return reload_in_flight_; }
   // Graceful stop; the reactor stops once drained or at the drain timeout.
   void stop();
   void on_signal(int signo);
 
   Server& server() { return server_; }
+  const Config& config() const { return config_; }
   const std::string& last_reload() const { return last_reload_; }
   std::string status_line() const;
 
  private:
-  // A store for the config's upload directory if it differs from the current
-  // one (null if unchanged or unused); `error` says why it cannot be used.
-  std::unique_ptr<UploadStore> prepare_upload_store(const Config& config, std::string& error);
+  class ReloadJob;
+  class ReportJob;
+  // What a reload's job read: the config, and a store for its upload
+  // directory (null when no service uploads, or `store_error` says why not).
+  struct ReloadInput {
+    ConfigLoad load;
+    std::unique_ptr<UploadStore> store;
+    std::string store_error;
+  };
+  // Blocking: reads the file and opens the upload directory (a job's run()).
+  static ReloadInput read_reload_input(const std::string& config_path);
+  // Back on the loop: applies `input` (or keeps the running config).
+  void finish_reload(ReloadInput input, Clock::time_point started);
+  // The report has been written: the reload is over.
+  void reload_settled();
+  // The store to switch to: null if `store` is the directory in use already.
+  std::unique_ptr<UploadStore> new_upload_store(std::unique_ptr<UploadStore> store) const;
   void use_upload_store(std::unique_ptr<UploadStore> store);
   void schedule_status();
   void schedule_watchdog();
   void schedule_log_tick();
   void check_drained();
+  // Writes the reload report (an I/O job when there are I/O threads), then
+  // runs reload_settled().
   void report_reload(bool ok);
+  void report_failed(const std::string& path, std::error_code ec);
   void apply_logging(const Config& config);
 
   Reactor& reactor_;
@@ -68,6 +93,8 @@ class App {
   Config config_;
   std::string last_reload_ = "none";
   uint64_t reload_generation_ = 0;
+  bool reload_in_flight_ = false;  // from SIGHUP until its report is written
+  bool reload_queued_ = false;     // another SIGHUP came meanwhile
   bool stopping_ = false;
   TimerId drain_timer_ = 0;
   TimerId drain_poll_ = 0;

@@ -1,6 +1,8 @@
 // The modes a service can run, one row each: everything that depends on the
-// mode alone. config.cpp, transport_of(), is_upload() and the loader read it;
-// no other file spells a mode's name or which keys a mode takes.
+// mode alone. config.cpp, transport_of(), is_upload(), the loader and the
+// listener read it; no other file spells a mode's name or which keys a mode
+// takes. Adding a mode: a row here, its keys below, its session maker in
+// lib/server/service_runtime.cpp (ServiceRuntime::Makers).
 #pragma once
 
 #include <cstddef>
@@ -20,11 +22,15 @@ struct ModeInfo {
   std::string_view name;
   Transport transport;
   bool stores_uploads;  // writes files into [daemon] upload_dir
+  // Its replies are small and prompt, so accepted sockets get TCP_NODELAY.
+  // (A banner is one write then close: Nagle never holds it back.)
+  bool prompt_replies;
   // The [services.NAME] keys that only some modes take (KeyScope::kListedModes
   // in schema.cpp). Keys every mode or every TCP mode takes are not listed.
   std::span<const std::string_view> keys;
-  // The session factory (ServiceRuntime::make_session in lib/server) is to be
-  // wired here: a field naming what builds this mode's sessions.
+  // What builds this mode's sessions lives one layer up, in the same order:
+  // ServiceRuntime::Makers in lib/server/service_runtime.cpp (a static_assert there
+  // keeps the two tables in step).
 };
 
 namespace mode_keys {
@@ -43,13 +49,15 @@ inline constexpr std::string_view kExec[] = {"command",     "environment", "max_
 
 // In Mode's order, which is also the order messages list the modes in.
 inline constexpr ModeInfo kModeTable[] = {
-    {Mode::kBanner, "banner", Transport::kTcp, false, mode_keys::kBanner},
-    {Mode::kChat, "chat", Transport::kTcp, false, mode_keys::kChat},
-    {Mode::kEcho, "echo", Transport::kTcp, false, {}},
-    {Mode::kUdpLog, "udp-log", Transport::kUdp, false, mode_keys::kUdpLog},
-    {Mode::kUpload, "upload", Transport::kTcp, true, mode_keys::kUpload},
-    {Mode::kStreamUpload, "stream-upload", Transport::kTcp, true, mode_keys::kStreamUpload},
-    {Mode::kExec, "exec", Transport::kTcp, false, mode_keys::kExec},
+    // mode               name             transport        uploads prompt keys
+    {Mode::kBanner, "banner", Transport::kTcp, false, false, mode_keys::kBanner},
+    {Mode::kChat, "chat", Transport::kTcp, false, true, mode_keys::kChat},
+    {Mode::kEcho, "echo", Transport::kTcp, false, true, {}},
+    {Mode::kUdpLog, "udp-log", Transport::kUdp, false, false, mode_keys::kUdpLog},
+    {Mode::kUpload, "upload", Transport::kTcp, true, true, mode_keys::kUpload},
+    {Mode::kStreamUpload, "stream-upload", Transport::kTcp, true, true, mode_keys::kStreamUpload},
+    // exec: the handler owns the socket, so socketd leaves its options alone.
+    {Mode::kExec, "exec", Transport::kTcp, false, false, mode_keys::kExec},
 };
 
 constexpr bool mode_table_in_order() {

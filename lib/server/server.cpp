@@ -236,7 +236,6 @@ std::vector<std::string> Server::apply(const Config& config, InheritedSockets* i
 
   context_.max_connections = config.daemon.max_connections;
   context_.max_output_bytes = config.daemon.max_output_bytes;
-  context_.logger.set_level(config.daemon.log_level);
   auto shortest = std::chrono::milliseconds(1000);
   for (const auto& service : config.services) {
     for (auto timeout : {service.idle_timeout, service.upload_timeout}) {

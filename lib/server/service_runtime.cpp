@@ -107,23 +107,79 @@ void ServiceRuntime::refused(Refusal refusal, const SocketAddress& client,
   context_.logger.log(record);
 }
 
-std::unique_ptr<Session> ServiceRuntime::make_session(const ServiceSettings& settings) {
-  switch (settings.config.mode) {
-    case Mode::kBanner:
-      return std::make_unique<BannerSession>(settings.config.message);
-    case Mode::kChat:
-      return std::make_unique<ChatSession>(settings.chat, context_.random);
-    case Mode::kEcho:
-    case Mode::kUdpLog:
-      return std::make_unique<EchoSession>();
-    case Mode::kUpload:
-    case Mode::kStreamUpload:
-      break;
-    case Mode::kExec:  // no session: the handler process serves the connection
-      return nullptr;
+namespace {
+
+using SessionMaker = std::unique_ptr<Session> (ServiceRuntime::*)(const ServiceSettings&);
+struct ModeSessions {
+  Mode mode;
+  // nullptr: the mode has no sessions (UDP: no connections; exec: a handler
+  // process serves each connection, see Connection::begin_exec).
+  SessionMaker make;
+};
+}  // namespace
+
+// The server-side half of kModeTable (config/mode_table.hpp), in its order.
+// A nested type, so that it may name the private makers.
+struct ServiceRuntime::Makers {
+  static constexpr ModeSessions kTable[] = {
+      {Mode::kBanner, &ServiceRuntime::make_banner},
+      {Mode::kChat, &ServiceRuntime::make_chat},
+      {Mode::kEcho, &ServiceRuntime::make_echo},
+      {Mode::kUdpLog, nullptr},
+      {Mode::kUpload, &ServiceRuntime::make_upload},
+      {Mode::kStreamUpload, &ServiceRuntime::make_stream_upload},
+      {Mode::kExec, nullptr},
+  };
+  static constexpr bool in_step() {
+    if (std::size(kTable) != std::size(kModeTable)) return false;
+    for (size_t i = 0; i < std::size(kTable); ++i) {
+      if (kTable[i].mode != kModeTable[i].mode) return false;
+      const bool sessionless =
+          kModeTable[i].transport == Transport::kUdp || kModeTable[i].mode == Mode::kExec;
+      if ((kTable[i].make == nullptr) != sessionless) return false;
+    }
+    return true;
   }
-  auto open = [this, min_free = settings.config.min_free_bytes](
-                  uint64_t size, bool stream, Wake wake) -> std::unique_ptr<UploadTarget> {
+};
+
+std::unique_ptr<Session> ServiceRuntime::make_session(const ServiceSettings& settings) {
+  static_assert(Makers::in_step(), "one session maker per TCP mode, in kModeTable's order");
+  const SessionMaker make = Makers::kTable[static_cast<size_t>(settings.config.mode)].make;
+  return make != nullptr ? (this->*make)(settings) : nullptr;
+}
+
+std::unique_ptr<Session> ServiceRuntime::make_banner(const ServiceSettings& settings) {
+  return std::make_unique<BannerSession>(settings.config.message);
+}
+
+std::unique_ptr<Session> ServiceRuntime::make_chat(const ServiceSettings& settings) {
+  return std::make_unique<ChatSession>(settings.chat, context_.random);
+}
+
+std::unique_ptr<Session> ServiceRuntime::make_echo(const ServiceSettings&) {
+  return std::make_unique<EchoSession>();
+}
+
+std::unique_ptr<Session> ServiceRuntime::make_upload(const ServiceSettings& settings) {
+  return std::make_unique<UploadSession>(
+      settings.upload,
+      [open = upload_opener(settings)](Wake wake) { return open(0, false, std::move(wake)); },
+      upload_finisher());
+}
+
+std::unique_ptr<Session> ServiceRuntime::make_stream_upload(const ServiceSettings& settings) {
+  return std::make_unique<StreamUploadSession>(
+      settings.upload,
+      [open = upload_opener(settings)](uint64_t size, Wake wake) {
+        return open(size, true, std::move(wake));
+      },
+      upload_finisher());
+}
+
+std::function<std::unique_ptr<UploadTarget>(uint64_t, bool, Wake)> ServiceRuntime::upload_opener(
+    const ServiceSettings& settings) {
+  return [this, min_free = settings.config.min_free_bytes](
+             uint64_t size, bool stream, Wake wake) -> std::unique_ptr<UploadTarget> {
     if (context_.uploads == nullptr || context_.io == nullptr) {
       return failed_upload_target(std::make_error_code(std::errc::no_such_file_or_directory));
     }
@@ -136,7 +192,10 @@ std::unique_ptr<Session> ServiceRuntime::make_session(const ServiceSettings& set
                                      .write_each_append = !stream},
                                     std::move(wake));
   };
-  auto finished = [this](const UploadResult& result) {
+}
+
+std::function<void(const UploadResult&)> ServiceRuntime::upload_finisher() {
+  return [this](const UploadResult& result) {
     const bool done = result.state == UploadResult::State::kFinished;
     ++(done ? stats_.uploads_finished : stats_.uploads_incomplete);
     context_.logger.log(
@@ -148,13 +207,6 @@ std::unique_ptr<Session> ServiceRuntime::make_session(const ServiceSettings& set
              (result.reason.empty() ? "" : ": " + result.reason),
          {{"SERVICE", name()}, {"FILE", result.file}, {"BYTES", std::to_string(result.bytes)}}});
   };
-  if (settings.config.mode == Mode::kStreamUpload) {
-    return std::make_unique<StreamUploadSession>(
-        settings.upload,
-        [open](uint64_t size, Wake wake) { return open(size, true, std::move(wake)); }, finished);
-  }
-  return std::make_unique<UploadSession>(
-      settings.upload, [open](Wake wake) { return open(0, false, std::move(wake)); }, finished);
 }
 
 void ServiceRuntime::on_datagram(std::span<const char> payload, const SocketAddress& peer) {

@@ -4,6 +4,7 @@
 // service was removed lives on until its last connection ends.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -63,7 +64,7 @@ class ServiceRuntime {
   bool admit(Connection& connection);
   void on_datagram(std::span<const char> payload, const SocketAddress& peer);
 
-  // For Connection.
+  // For Connection: a new session of the service's mode.
   std::unique_ptr<Session> make_session(const ServiceSettings& settings);
   void touch(Connection& connection) { idle_.touch(connection.idle_hook(), context_.reactor.now()); }
   void on_closed(Connection& connection);
@@ -85,6 +86,18 @@ class ServiceRuntime {
   void collect_queued(std::vector<Connection*>& out) const;
 
  private:
+  struct Makers;  // mode -> maker, beside the mode table's order
+  // One per TCP mode, listed in Makers (service_runtime.cpp).
+  std::unique_ptr<Session> make_banner(const ServiceSettings& settings);
+  std::unique_ptr<Session> make_chat(const ServiceSettings& settings);
+  std::unique_ptr<Session> make_echo(const ServiceSettings& settings);
+  std::unique_ptr<Session> make_upload(const ServiceSettings& settings);
+  std::unique_ptr<Session> make_stream_upload(const ServiceSettings& settings);
+  // What both upload modes share: opening a file, logging its end.
+  std::function<std::unique_ptr<UploadTarget>(uint64_t size, bool stream, Wake wake)> upload_opener(
+      const ServiceSettings& settings);
+  std::function<void(const UploadResult&)> upload_finisher();
+
   // Counts and logs a refusal (why, whom, through which balancer).
   void refused(Refusal refusal, const SocketAddress& client, const SocketAddress* proxy);
   void opened(const SocketAddress& client, const SocketAddress* proxy);

@@ -66,9 +66,7 @@ void TcpListener::on_io(uint32_t) noexcept {
       continue;
     }
     exhaustion_logged_ = false;
-    if (service_->settings().config.mode != Mode::kBanner) {
-      // Replies are small and prompt. (A banner is one write then close:
-      // Nagle never holds the first segment back.)
+    if (mode_info(service_->settings().config.mode).prompt_replies) {
       const int one = 1;
       ::setsockopt(client->get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }

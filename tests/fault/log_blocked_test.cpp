@@ -247,7 +247,7 @@ bool chat_once(uint16_t port, int i, Flood& flood) {
 class LogBlocked : public ::testing::Test {
  protected:
   void SetUp() override {
-    const std::string config =
+    config_ =
         dir_.write("socketd.toml",
                    "[daemon]\nupload_dir = \"" + dir_.file("uploads") +
                        "\"\nlog_rate_limit = 0\ndrain_timeout = \"1s\"\n\n" +
@@ -255,7 +255,7 @@ class LogBlocked : public ::testing::Test {
                        "greeting = \"hi\"\nrandom_min = 777\nrandom_max = 777\n"
                        "backlog = 1024\n\n" +
                        service("udp", "udp-log", "127.0.0.1:0"));
-    ASSERT_TRUE(daemon_.start(config, notify_.path(), dir_.path()));
+    ASSERT_TRUE(daemon_.start(config_, notify_.path(), dir_.path()));
     ASSERT_TRUE(notify_.wait_for("READY=1")) << "no READY=1";
     auto ports = daemon_.read_start_line(kProcessDeadline);
     chat_port_ = ports["chat/tcp"];
@@ -320,6 +320,17 @@ class LogBlocked : public ::testing::Test {
     EXPECT_EQ(chat(fresh.get(), "after"), "after" + std::string(kDigits));
   }
 
+  // The config as SetUp wrote it, with the chat greeting `greeting`.
+  void rewrite_config(const std::string& greeting) {
+    dir_.write("socketd.toml",
+               "[daemon]\nupload_dir = \"" + dir_.file("uploads") +
+                   "\"\nlog_rate_limit = 0\ndrain_timeout = \"1s\"\n\n" +
+                   "[services.chat]\nmode = \"chat\"\nlisten = \"127.0.0.1:" +
+                   std::to_string(chat_port_) + "\"\ngreeting = \"" + greeting +
+                   "\"\nrandom_min = 777\nrandom_max = 777\nbacklog = 1024\n\n" +
+                   service("udp", "udp-log", "127.0.0.1:" + std::to_string(udp_port_)));
+  }
+
   // SIGTERM must end the process with exit 0 within kStopDeadline.
   void expect_prompt_clean_stop() {
     const auto start = Clock::now();
@@ -345,6 +356,7 @@ class LogBlocked : public ::testing::Test {
   }
 
   TempDir dir_;
+  std::string config_;
   NotifySocket notify_;
   UnreadStderrDaemon daemon_;
   uint16_t chat_port_ = 0;
@@ -359,6 +371,22 @@ TEST_F(LogBlocked, ServesAndStopsWhileTheLogIsNeverRead) {
   daemon_.read_from_now_on();
   EXPECT_TRUE(daemon_.wait_eof(kProcessDeadline));
   EXPECT_TRUE(daemon_.text().find("socketd started: ") != std::string::npos);
+}
+
+// SIGHUP is read and the new file applied while the log thread is stuck:
+// the reload's records only queue (or are dropped), never waited on.
+TEST_F(LogBlocked, ReloadsWhileTheLogIsNeverRead) {
+  flood_and_expect_served();
+  ASSERT_TRUE(daemon_.blocked_writing_stderr());
+  rewrite_config("yo");
+  ASSERT_EQ(::kill(daemon_.pid(), SIGHUP), 0);
+  ASSERT_TRUE(notify_.wait_for("RELOADING=1")) << "SIGHUP not taken while the log is stuck";
+  ASSERT_TRUE(notify_.wait_for("READY=1")) << "the reload did not finish while the log is stuck";
+  Fd fresh = connect_port(chat_port_);
+  ASSERT_TRUE(fresh);
+  EXPECT_EQ(recv_exact(fresh.get(), 2), "yo") << "the reloaded greeting is not in force";
+  EXPECT_TRUE(daemon_.blocked_writing_stderr()) << "the log came unstuck: the test proved nothing";
+  expect_prompt_clean_stop();
 }
 
 TEST_F(LogBlocked, DropsAreSummarisedOnceTheLogIsReadAgain) {

@@ -81,7 +81,7 @@ class TestServer::Mailbox final : public IoHandler {
 };
 
 TestServer::TestServer(std::vector<ServiceConfig> services, DaemonConfig daemon)
-    : logger_(sink_, LogLevel::kDebug), daemon_(daemon) {
+    : logger_(sink_, daemon.log_level), daemon_(daemon) {  // as App sets it
   auto reactor = Reactor::create();
   EXPECT_TRUE(reactor.ok());
   reactor_ = std::move(*reactor);
