@@ -93,30 +93,6 @@ App::ReloadInput App::read_reload_input(const std::string& config_path) {
   return input;
 }
 
-std::unique_ptr<UploadStore> App::new_upload_store(std::unique_ptr<UploadStore> store) const {
-  // The same directory however spelled ("dir/", A -> B -> A keeps B's store
-  // until then); a directory deleted and made again is a new one.
-  if (store && uploads_ && uploads_->same_directory(*store)) return nullptr;
-  return store;
-}
-
-void App::use_upload_store(std::unique_ptr<UploadStore> store) {
-  if (!store) return;
-  // Uploads in progress keep the old directory open (UploadStore shares it).
-  uploads_ = std::move(store);
-  server_.set_upload_store(uploads_.get());
-  IoPool* pool = server_.io_pool();
-  if (pool == nullptr) return;
-  // In the background; live uploads (ours, or another socketd's on the same
-  // directory) hold their ".part" locked and are left alone.
-  uploads_->recover(*pool, [&logger = logger_, dir = uploads_->path()](size_t leftovers) {
-    if (leftovers == 0) return;
-    logger.log(LogLevel::kWarning, "upload directory " + dir + ": " + std::to_string(leftovers) +
-                                       " interrupted upload(s) from an earlier run kept as "
-                                       "*.incomplete");
-  });
-}
-
 void App::apply_logging(const Config& config) {
   logger_.set_level(config.daemon.log_level);
   if (options_.log_limiter != nullptr) options_.log_limiter->set_limit(config.daemon.log_rate_limit);
@@ -130,7 +106,7 @@ bool App::start(const Config& config, InheritedSockets* inherited) {
     logger_.log(LogLevel::kError, error);
     return false;
   }
-  use_upload_store(std::move(store));
+  server_.use_upload_store(std::move(store));
   const auto errors = server_.apply(config, inherited);
   for (const auto& error : errors) logger_.log(LogLevel::kError, error);
   if (!errors.empty()) return false;
@@ -179,7 +155,11 @@ void App::finish_reload(ReloadInput input, Clock::time_point started) {
   for (const auto& e : input.load.errors) errors.push_back(e.to_string());
   if (!input.store_error.empty()) errors.push_back(input.store_error);
   if (errors.empty()) errors = server_.apply(*input.load.config);
-  if (errors.empty()) use_upload_store(new_upload_store(std::move(input.store)));
+  // The same directory however spelled ("dir/", A -> B -> A keeps B's store
+  // until then) stays in use; a directory deleted and made again is a new one.
+  if (errors.empty() && input.store && !server_.uses_upload_store(*input.store)) {
+    server_.use_upload_store(std::move(input.store));
+  }
   if (!errors.empty()) {
     for (const auto& error : errors) {
       logger_.log({LogLevel::kError, LogEvent::kReloadFailed, error,

@@ -71,9 +71,6 @@ class App {
   void finish_reload(ReloadInput input, Clock::time_point started);
   // The report has been written: the reload is over.
   void reload_settled();
-  // The store to switch to: null if `store` is the directory in use already.
-  std::unique_ptr<UploadStore> new_upload_store(std::unique_ptr<UploadStore> store) const;
-  void use_upload_store(std::unique_ptr<UploadStore> store);
   void schedule_status();
   void schedule_watchdog();
   void schedule_log_tick();
@@ -89,7 +86,6 @@ class App {
   Notifier& notifier_;
   AppOptions options_;
   Server server_;
-  std::unique_ptr<UploadStore> uploads_;
   Config config_;
   std::string last_reload_ = "none";
   uint64_t reload_generation_ = 0;

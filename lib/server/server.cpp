@@ -69,6 +69,21 @@ Server::~Server() {
   if (io_) io_->drain();
 }
 
+void Server::use_upload_store(std::unique_ptr<UploadStore> store) {
+  if (!store) return;
+  uploads_ = std::move(store);
+  context_.uploads = uploads_.get();
+  if (!io_) return;
+  // Live uploads (ours, or another socketd's on the same directory) hold
+  // their ".part" locked and are left alone.
+  uploads_->recover(*io_, [&logger = context_.logger, dir = uploads_->path()](size_t leftovers) {
+    if (leftovers == 0) return;
+    logger.log(LogLevel::kWarning, "upload directory " + dir + ": " + std::to_string(leftovers) +
+                                       " interrupted upload(s) from an earlier run kept as "
+                                       "*.incomplete");
+  });
+}
+
 Result<std::unique_ptr<Listener>> Server::open_listener(const ServiceConfig& service,
                                                         InheritedSockets* inherited) {
   auto& reactor = context_.reactor;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "storage/upload_store.hpp"
 #include "server/listener.hpp"
 #include "server/server_context.hpp"
 #include "server/service_runtime.hpp"
@@ -35,7 +36,14 @@ class Server {
   Server(Reactor& reactor, Logger& logger);
   ~Server();
 
-  void set_upload_store(UploadStore* store) { context_.uploads = store; }
+  // New uploads go into `store` from now on (uploads in progress keep the
+  // directory they started in open); leftovers of an earlier run in it are
+  // recovered in the background. A null store changes nothing.
+  void use_upload_store(std::unique_ptr<UploadStore> store);
+  // Whether `store` is the directory uploads go to already (by identity).
+  bool uses_upload_store(const UploadStore& store) const {
+    return uploads_ && uploads_->same_directory(store);
+  }
   // The I/O threads (file work of uploads); null if they could not be started.
   IoPool* io_pool() { return io_.get(); }
   // Runs every outstanding I/O job to its end (the renames of uploads cut off
@@ -72,6 +80,7 @@ class Server {
   void cut_largest_outputs();
 
   ServerContext context_;
+  std::unique_ptr<UploadStore> uploads_;  // context_.uploads points here
   // Declared before the services: destroyed after them, so the jobs of their
   // last uploads (abandon) still run.
   std::unique_ptr<IoPool> io_;

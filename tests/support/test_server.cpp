@@ -91,8 +91,7 @@ TestServer::TestServer(std::vector<ServiceConfig> services, DaemonConfig daemon)
   upload_dir_ = ::mkdtemp(dir_template);
   auto store = UploadStore::open(upload_dir_);
   EXPECT_TRUE(store.ok());
-  uploads_ = std::move(*store);
-  server_->set_upload_store(uploads_.get());
+  if (store) server_->use_upload_store(std::move(*store));
   Config config;
   config.daemon = daemon_;
   config.services = std::move(services);
@@ -109,7 +108,6 @@ TestServer::~TestServer() {
   });
   thread_.join();
   mailbox_.reset();
-  uploads_.reset();
   std::filesystem::remove_all(upload_dir_);
 }
 

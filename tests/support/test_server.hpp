@@ -71,7 +71,6 @@ class TestServer {
   std::unique_ptr<Reactor> reactor_;
   std::unique_ptr<Mailbox> mailbox_;
   std::unique_ptr<Server> server_;
-  std::unique_ptr<UploadStore> uploads_;
   std::string upload_dir_;
   DaemonConfig daemon_;
   std::vector<ListenerInfo> listeners_;
