@@ -1,5 +1,6 @@
 #include "server/exec_spawn.hpp"
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -47,6 +48,33 @@ class ChildStack {
   char* base_ = nullptr;
 };
 
+using CloneFn = int (*)(int (*)(void*), void*, int, void*, ...);
+
+#if defined(__SANITIZE_THREAD__)
+#define SOCKETD_TSAN_BUILD 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SOCKETD_TSAN_BUILD 1
+#endif
+#endif
+
+// glibc's clone(). ThreadSanitizer intercepts clone() and runs its fork
+// bookkeeping in the child, which with CLONE_VM rewrites the parent's
+// sanitizer state (threads forgotten, false data races reported); so a
+// TSan build calls libc's own clone, as glibc's posix_spawn does internally.
+CloneFn libc_clone() {
+#ifdef SOCKETD_TSAN_BUILD
+  static const CloneFn real = [] {
+    void* libc = ::dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+    void* sym = libc != nullptr ? ::dlsym(libc, "clone") : nullptr;
+    return sym != nullptr ? reinterpret_cast<CloneFn>(sym) : &::clone;
+  }();
+  return real;
+#else
+  return &::clone;
+#endif
+}
+
 // The child dup3()s onto 0..2: its sources must not be among them (only if
 // socketd itself was started with one of them closed).
 std::error_code move_above_stdio(int& fd, Fd& holder) {
@@ -90,7 +118,7 @@ Result<Spawned> spawn_handler(const SpawnRequest& request) {
   ::sigfillset(&all);
   ::pthread_sigmask(SIG_SETMASK, &all, &old);
   int pidfd = -1;
-  const pid_t pid = ::clone(spawn_internal::child_main, stack.top(),
+  const pid_t pid = libc_clone()(spawn_internal::child_main, stack.top(),
                             CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &args, &pidfd);
   const int clone_errno = errno;
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
