@@ -26,6 +26,21 @@
 namespace socketd::test {
 namespace {
 
+// The handlers are this test process's children: each exit raises SIGCHLD.
+// socketd never needs it (pidfds), and under ThreadSanitizer its arrival can
+// interrupt a client thread's blocking connect() with EINTR; so it stays
+// blocked in every thread (the handlers start with an empty mask).
+class BlockSigchld : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  }
+};
+const auto* const kBlockSigchld = ::testing::AddGlobalTestEnvironment(new BlockSigchld);
+
 ServiceConfig exec_service(std::string name, std::vector<std::string> command) {
   auto s = make_service(std::move(name), Mode::kExec);
   s.command = std::move(command);
