@@ -1,7 +1,8 @@
 // socketd: loads the config, wires the systemd glue into the App and runs the
 // reactor until a graceful stop. Exit codes follow daemon(7)/LSB: 0 clean
-// stop, 1 generic failure (and an invalid file with --check-config),
-// 2 usage error, 6 (EXIT_NOTCONFIGURED) config invalid at start.
+// stop, 1 generic failure, 2 usage error, 6 (EXIT_NOTCONFIGURED) an invalid
+// configuration, at start and with --check-config alike (the unit's
+// RestartPreventExitStatus=6 keeps systemd from restarting it in a loop).
 #include <signal.h>
 #include <unistd.h>
 
@@ -109,6 +110,8 @@ int run(const socketd::Options& options) {
            .watchdog_interval = watchdog_interval(),
            .reload_report_path = reload_report_path(),
            .log_limiter = &limited});
+  app.server().metrics().set_log_drops([&limited] { return limited.suppressed_total(); },
+                                       [&sink] { return sink.dropped_total(); });
   auto signals = SignalSource::create(**reactor, {SIGTERM, SIGINT, SIGHUP},
                                       [&app](int signo) { app.on_signal(signo); });
   if (!signals) {
@@ -167,7 +170,7 @@ int main(int argc, char** argv) {
   if (options->check_config) {
     auto load = socketd::load_config_file(options->config_path);
     for (const auto& e : load.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
-    if (!load.ok()) return 1;
+    if (!load.ok()) return kExitNotConfigured;
     const size_t n = load.config->services.size();
     std::printf("%s: configuration OK (%zu service%s)\n", options->config_path.c_str(), n,
                 n == 1 ? "" : "s");

@@ -12,7 +12,7 @@ const char* usage_text() {
          "epoll loop. Runs in the foreground; made for systemd (Type=notify).\n"
          "\n"
          "  -c, --config FILE   configuration (default /etc/socketd/socketd.toml)\n"
-         "  -t, --check-config  validate FILE, print every error, exit 0 if valid, 1 if not\n"
+         "  -t, --check-config  validate FILE, print every error, exit 0 if valid, 6 if not\n"
          "  --signal-reload PID send SIGHUP to the socketd with that PID and wait until it\n"
          "                      has applied or refused the file (exit 0/1); for ExecReload=\n"
          "  -V, --version       print the version and exit\n"

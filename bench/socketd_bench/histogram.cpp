@@ -81,4 +81,56 @@ int64_t Histogram::percentile(double p) const noexcept {
   return max_;
 }
 
+std::pair<size_t, uint64_t> Histogram::bucket_of_rank(uint64_t rank) const noexcept {
+  uint64_t seen = 0;
+  for (size_t i = 0; i < counts_.size(); ++i) {
+    seen += counts_[i];
+    if (seen >= rank) return {i, seen};
+  }
+  return {counts_.size() - 1, seen};
+}
+
+void Histogram::write_hgrm(std::FILE* out, double unit_ns) const {
+  std::fprintf(out, "%12s %14s %10s %14s\n\n", "Value", "Percentile", "TotalCount",
+               "1/(1-Percentile)");
+  // HdrHistogram reports each bucket by its highest equivalent value; ours
+  // are clamped to the exact min and max.
+  const auto value_of = [&](size_t index) {
+    const auto highest = static_cast<int64_t>(lowest_of(index) + width_of(index) - 1);
+    return static_cast<double>(std::clamp(highest, min_, max_)) / unit_ns;
+  };
+  double level = 0;  // percent
+  while (count_ > 0 && level < 100.0) {
+    const double wanted = std::ceil(level / 100.0 * static_cast<double>(count_));
+    const auto rank = std::max<uint64_t>(1, static_cast<uint64_t>(wanted));
+    const auto [index, cumulative] = bucket_of_rank(rank);
+    if (cumulative >= count_) break;  // the rest is the last line
+    const double fraction = level / 100.0;
+    std::fprintf(out, "%12.3f %2.12f %10llu %14.2f\n", value_of(index), fraction,
+                 static_cast<unsigned long long>(cumulative), 1.0 / (1.0 - fraction));
+    // Halve the distance to 100% every 5 lines (HdrHistogram's PercentileIterator).
+    const double halvings = std::floor(std::log2(100.0 / (100.0 - level)));
+    level += 100.0 / (5.0 * std::exp2(halvings + 1.0));
+  }
+  const double max_value = static_cast<double>(max()) / unit_ns;
+  std::fprintf(out, "%12.3f %2.12f %10llu\n", max_value, 1.0,
+               static_cast<unsigned long long>(count_));
+  // Mean and deviation: the deviation from the buckets' midpoints, as
+  // HdrHistogram computes it from its equivalent values.
+  double squares = 0;
+  for (size_t i = 0; i < counts_.size(); ++i) {
+    if (counts_[i] == 0) continue;
+    const double mid = static_cast<double>(lowest_of(i) + width_of(i) / 2) - mean();
+    squares += mid * mid * static_cast<double>(counts_[i]);
+  }
+  const double deviation = count_ == 0 ? 0.0 : std::sqrt(squares / static_cast<double>(count_));
+  std::fprintf(out, "#[Mean    = %12.3f, StdDeviation   = %12.3f]\n", mean() / unit_ns,
+               deviation / unit_ns);
+  std::fprintf(out, "#[Max     = %12.3f, Total count    = %12llu]\n", max_value,
+               static_cast<unsigned long long>(count_));
+  std::fprintf(out, "#[Buckets = %12zu, SubBuckets     = %12llu]\n",
+               (counts_.size() - kSubBuckets) / kHalf + 1,
+               static_cast<unsigned long long>(kSubBuckets));
+}
+
 }  // namespace socketd::bench

@@ -8,6 +8,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <utility>
 #include <vector>
 
 namespace socketd::bench {
@@ -25,8 +27,15 @@ class Histogram {
   // The value at percentile `p` (0..100]: the midpoint of the bucket holding
   // that rank, clamped to [min, max]. 0 when empty.
   int64_t percentile(double p) const noexcept;
+  // Writes the percentile distribution in HdrHistogram's text format (.hgrm,
+  // as its outputPercentileDistribution with 5 ticks per half distance), in
+  // units of `unit_ns` (1e6: milliseconds), so the usual plotters read it.
+  void write_hgrm(std::FILE* out, double unit_ns) const;
 
  private:
+  // The first bucket at which the cumulative count reaches `rank` (>= 1), and
+  // that cumulative count.
+  std::pair<size_t, uint64_t> bucket_of_rank(uint64_t rank) const noexcept;
   static size_t index_of(uint64_t value) noexcept;
   static uint64_t lowest_of(size_t index) noexcept;
   static uint64_t width_of(size_t index) noexcept;

@@ -3,7 +3,9 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -13,6 +15,10 @@
 #include "run_result.hpp"
 #include "tcp_runner.hpp"
 #include "udp_runner.hpp"
+
+#ifndef SOCKETD_BENCH_VERSION
+#define SOCKETD_BENCH_VERSION "unknown"
+#endif
 
 namespace socketd::bench {
 namespace {
@@ -81,6 +87,19 @@ int run(const Options& options) {
   } else {
     report.print_table(stdout);
   }
+  if (!options.hgrm_path.empty()) {
+    std::FILE* file = std::fopen(options.hgrm_path.c_str(), "w");
+    bool written = file != nullptr;
+    if (file != nullptr) {
+      result.stats.latency().write_hgrm(file, 1e6);
+      written = std::fclose(file) == 0;
+    }
+    if (!written) {
+      std::fprintf(stderr, "socketd-bench: cannot write %s: %s\n", options.hgrm_path.c_str(),
+                   std::strerror(errno));
+      return kExitSetup;
+    }
+  }
   return report.exit_code();
 }
 
@@ -92,6 +111,10 @@ int main(int argc, char** argv) {
   const ParseResult parsed = parse_options(argc, argv);
   if (std::holds_alternative<HelpRequested>(parsed)) {
     std::fputs(usage_text(), stdout);
+    return 0;
+  }
+  if (std::holds_alternative<VersionRequested>(parsed)) {
+    std::printf("socketd-bench %s\n", SOCKETD_BENCH_VERSION);
     return 0;
   }
   if (const auto* usage = std::get_if<UsageError>(&parsed)) {

@@ -41,6 +41,8 @@ enum class Id {
   kFileSize,
   kAbortAfter,
   kBatch,
+  kHgrm,
+  kVersion,
   kHelp,
 };
 
@@ -76,6 +78,8 @@ constexpr Spec kSpecs[] = {
     {Id::kFileSize, "--file-size", nullptr, true, bit(Mode::kUpload) | bit(Mode::kStream)},
     {Id::kAbortAfter, "--abort-after", nullptr, true, bit(Mode::kUpload) | bit(Mode::kStream)},
     {Id::kBatch, "--batch", nullptr, true, bit(Mode::kUdp)},
+    {Id::kHgrm, "--hgrm", nullptr, true, kAllModes},
+    {Id::kVersion, "--version", "-V", false, kAllModes},
     {Id::kHelp, "--help", "-h", false, kAllModes},
 };
 
@@ -186,8 +190,8 @@ std::string apply(const Spec& spec, std::string_view value, Options& options) {
       return {};
     }
     case Id::kDuration: {
-      const auto s = parse_positive(value);
-      if (!s || *s == 0) return bad("expected seconds > 0");
+      const auto s = parse_duration_seconds(value);
+      if (!s || *s == 0) return bad("expected a duration > 0 (10, 10s, 500ms, 2m)");
       options.duration_s = *s;
       return {};
     }
@@ -204,14 +208,14 @@ std::string apply(const Spec& spec, std::string_view value, Options& options) {
       return {};
     }
     case Id::kRamp: {
-      const auto s = parse_positive(value);
-      if (!s) return bad("expected seconds >= 0");
+      const auto s = parse_duration_seconds(value);
+      if (!s) return bad("expected a duration >= 0 (2, 2s, 500ms)");
       options.ramp_s = *s;
       return {};
     }
     case Id::kTimeout: {
-      const auto s = parse_positive(value);
-      if (!s || *s == 0) return bad("expected seconds > 0");
+      const auto s = parse_duration_seconds(value);
+      if (!s || *s == 0) return bad("expected a duration > 0 (5, 5s, 1500ms)");
       options.timeout_s = *s;
       return {};
     }
@@ -274,9 +278,14 @@ std::string apply(const Spec& spec, std::string_view value, Options& options) {
     case Id::kJson:
       options.json = true;
       return {};
+    case Id::kHgrm:
+      if (value.empty()) return bad("expected a file name");
+      options.hgrm_path = std::string(value);
+      return {};
     case Id::kQuiet:
       options.quiet = true;
       return {};
+    case Id::kVersion:
     case Id::kHelp:
       return {};
   }
@@ -285,7 +294,7 @@ std::string apply(const Spec& spec, std::string_view value, Options& options) {
 
 // Checks that depend on more than one option.
 std::string validate(const Options& o) {
-  if (o.port == 0) return "--port is required";
+  if (o.port == 0) return "no target: give HOST:PORT or --port";
   if (o.mode == Mode::kUdp && o.size > kMaxDatagram)
     return "--size: a UDP datagram holds at most 65507 bytes";
   if (o.pipeline > 1 &&
@@ -330,10 +339,21 @@ ParseResult parse_options(int argc, char** argv) {
   Options options;
   std::vector<const Spec*> seen;
   bool have_mode = false;
+  bool have_target = false;
 
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     if (arg.empty() || arg.front() != '-') {
+      if (have_mode && !have_target) {
+        const auto target = parse_host_port(arg);
+        if (!target) {
+          return UsageError{"expected HOST:PORT (or [IPv6]:PORT), got '" + std::string(arg) + "'"};
+        }
+        options.host = target->first;
+        options.port = target->second;
+        have_target = true;
+        continue;
+      }
       if (have_mode) return UsageError{"unexpected argument '" + std::string(arg) + "'"};
       const auto mode = parse_mode(arg);
       if (!mode) return UsageError{"unknown mode '" + std::string(arg) + "'"};
@@ -349,6 +369,7 @@ ParseResult parse_options(int argc, char** argv) {
     const Spec* spec = find_spec(arg);
     if (spec == nullptr) return UsageError{"unknown option '" + std::string(arg) + "'"};
     if (spec->id == Id::kHelp) return HelpRequested{};
+    if (spec->id == Id::kVersion) return VersionRequested{};
     std::string_view value;
     if (spec->takes_value) {
       if (inline_value) {
@@ -367,6 +388,9 @@ ParseResult parse_options(int argc, char** argv) {
 
   if (!have_mode) return UsageError{"no mode given (echo, chat, connect, upload, stream, udp or hold)"};
   for (const Spec* spec : seen) {
+    if (have_target && (spec->id == Id::kHost || spec->id == Id::kPort)) {
+      return UsageError{std::string(spec->name) + " and a HOST:PORT argument both name the target"};
+    }
     if ((spec->modes & bit(options.mode)) == 0) {
       return UsageError{std::string(spec->name) + " does not apply to mode " +
                         to_string(options.mode)};
@@ -377,8 +401,49 @@ ParseResult parse_options(int argc, char** argv) {
   return options;
 }
 
+std::optional<double> parse_duration_seconds(std::string_view text) {
+  struct Unit {
+    std::string_view suffix;
+    double seconds;
+  };
+  // Longest suffixes first: "ms" before "s", "min" before "m".
+  constexpr Unit kUnits[] = {{"ms", 1e-3}, {"us", 1e-6}, {"ns", 1e-9}, {"min", 60},
+                             {"s", 1},     {"m", 60},    {"h", 3600}};
+  double scale = 1;
+  for (const auto& unit : kUnits) {
+    if (text.size() > unit.suffix.size() && text.ends_with(unit.suffix)) {
+      text.remove_suffix(unit.suffix.size());
+      scale = unit.seconds;
+      break;
+    }
+  }
+  const auto value = parse_positive(text);
+  if (!value) return std::nullopt;
+  return *value * scale;
+}
+
+std::optional<std::pair<std::string, uint16_t>> parse_host_port(std::string_view text) {
+  std::string_view host;
+  std::string_view port;
+  if (text.starts_with('[')) {
+    const auto close = text.find("]:");
+    if (close == std::string_view::npos) return std::nullopt;
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string_view::npos || text.find(':') != colon) return std::nullopt;
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  const auto number = parse_uint(port);
+  if (host.empty() || !number || *number == 0 || *number > 65535) return std::nullopt;
+  return std::pair<std::string, uint16_t>{std::string(host), static_cast<uint16_t>(*number)};
+}
+
 const char* usage_text() {
-  return R"(usage: socketd-bench MODE --port PORT [options]
+  return R"(usage: socketd-bench MODE HOST:PORT [options]
+       socketd-bench MODE --port PORT [--host ADDR] [options]
 
 modes
   echo      send --size bytes, wait for exactly those bytes back, repeat
@@ -393,20 +458,25 @@ modes
   hold      open --connections and keep them idle for --duration
 
 common
+  HOST:PORT             the target, e.g. 127.0.0.1:8889 or [::1]:7 (or:)
   --host ADDR           target (default 127.0.0.1)
-  -p, --port PORT       target port (required)
+  -p, --port PORT       target port (required without HOST:PORT)
   -c, --connections N   concurrent connections / UDP sockets (default 10)
-  -d, --duration SEC    run length (default 10 unless -n is given)
+  -d, --duration TIME   run length (default 10s unless -n is given); TIME is
+                        seconds or a number with a unit: 10s, 500ms, 2m
   -n, --count N         stop after N operations have been started and answered
   -r, --rate R          open loop: R operations/s in total, latency measured from
                         the scheduled start (default: closed loop)
-  --ramp SEC            spread the initial connects over SEC seconds
-  --timeout SEC         no progress from the server while waiting on it for SEC
+  --ramp TIME           spread the initial connects over TIME
+  --timeout TIME        no progress from the server while waiting on it for TIME
                         counts a timeout and closes the connection (default 5)
   --source A,B,...      bind each connection to one of these local addresses
                         (round robin) before connecting
   --json                print the summary as one JSON object
+  --hgrm FILE           also write the latency percentiles to FILE in
+                        HdrHistogram's .hgrm text format (milliseconds)
   -q, --quiet           no progress line on stderr
+  -V, --version         print the version and exit
 
 mode options
   -s, --size BYTES      message / datagram size, k/m suffixes (default 64)
@@ -424,6 +494,9 @@ mode options
                         far, then reset them all at once (SO_LINGER 0 -> RST);
                         reported as aborted, not as errors
   --batch N             udp datagrams per sendmmsg (default 32)
+
+Connects that needed a SYN retransmit (the server's accept queue was full:
+its listen backlog is probably too small) are counted and reported.
 
 exit status: 0 all operations answered correctly, 1 errors or starved
 connections, 2 usage error, 3 could not set up (address, epoll, fd limit)

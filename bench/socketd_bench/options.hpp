@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -33,6 +35,7 @@ struct Options {
   uint32_t pipeline = 1;             // requests in flight per connection
   bool json = false;
   bool quiet = false;
+  std::string hgrm_path;  // --hgrm: write the latency percentiles there (.hgrm)
 
   // chat
   Framing framing = Framing::kChunk;
@@ -55,12 +58,18 @@ struct Options {
 };
 
 struct HelpRequested {};
+struct VersionRequested {};
 struct UsageError {
   std::string message;
 };
-using ParseResult = std::variant<Options, HelpRequested, UsageError>;
+using ParseResult = std::variant<Options, HelpRequested, VersionRequested, UsageError>;
 
 ParseResult parse_options(int argc, char** argv);
 const char* usage_text();
+// "12.5", "10s", "500ms", "250us", "2m": seconds (a bare number) or a number
+// with a unit; nullopt when it is neither.
+std::optional<double> parse_duration_seconds(std::string_view text);
+// "HOST:PORT", "[v6]:PORT": the host and port, or nullopt.
+std::optional<std::pair<std::string, uint16_t>> parse_host_port(std::string_view text);
 
 }  // namespace socketd::bench

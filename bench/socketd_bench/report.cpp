@@ -148,6 +148,14 @@ void Report::print_table(std::FILE* out) const {
                  result_.starved > 0 ? "  <-- the server left clients unserved" : "");
     std::fprintf(out, "%-16s %llu TCP handshakes, %llu open at the end\n", "connections",
                  static_cast<ull>(stats.connects()), static_cast<ull>(result_.open_at_end));
+    std::fprintf(out, "%-16s %llu connects needed a SYN retransmit (each cost >= 1 s)\n",
+                 "syn retransmits", static_cast<ull>(stats.syn_retransmits()));
+    if (stats.syn_retransmits() > 0) {
+      std::fprintf(out,
+                   "%-16s the server's accept queue overflowed: its listen backlog is probably "
+                   "too small\n%-16s (socketd: raise the service's `backlog`; the default is 5)\n",
+                   "", "");
+    }
     if (result_.not_started > 0) {
       std::fprintf(out,
                    "%-16s %llu connections never started (--ramp longer than the run, or "
@@ -216,10 +224,10 @@ void Report::print_json(std::FILE* out) const {
   }
   std::fprintf(out,
                "},\"unanswered\":%llu,\"starved\":%llu,\"not_started\":%llu,\"connects\":%llu,"
-               "\"open_at_end\":%llu,",
+               "\"syn_retransmits\":%llu,\"open_at_end\":%llu,",
                static_cast<ull>(result_.unanswered), static_cast<ull>(result_.starved),
                static_cast<ull>(result_.not_started), static_cast<ull>(stats.connects()),
-               static_cast<ull>(result_.open_at_end));
+               static_cast<ull>(stats.syn_retransmits()), static_cast<ull>(result_.open_at_end));
   if (options_.mode == Mode::kHold) {
     std::fprintf(out, "\"connect_phase_s\":%.6f,", ns_to_seconds(result_.connect_phase_ns));
   }

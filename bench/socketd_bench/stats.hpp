@@ -38,6 +38,9 @@ class Stats {
     ++open_;
   }
   void connection_closed() noexcept { --open_; }
+  // A handshake that needed its SYN sent again (see TcpConnection).
+  void record_syn_retransmit() noexcept { ++syn_retransmits_; }
+  uint64_t syn_retransmits() const noexcept { return syn_retransmits_; }
 
   uint64_t ops() const noexcept { return ops_; }
   uint64_t errors() const noexcept;
@@ -67,6 +70,7 @@ class Stats {
   uint64_t payload_bytes_ = 0;  // upload: file bytes durably acknowledged
   uint64_t aborted_ = 0;        // uploads reset on purpose (--abort-after)
   uint64_t connects_ = 0;       // TCP handshakes completed
+  uint64_t syn_retransmits_ = 0;  // of those, how many needed a SYN retransmit
   uint64_t open_ = 0;
   Histogram latency_;
   uint64_t interval_ops_ = 0;

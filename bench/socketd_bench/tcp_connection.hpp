@@ -118,6 +118,7 @@ class TcpConnection {
   std::string out_;
   size_t out_sent_ = 0;
   int64_t deadline_ = 0;  // 0: not waiting on the server
+  int64_t connect_started_ = 0;
   uint64_t completed_ = 0;
 };
 

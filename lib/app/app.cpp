@@ -179,6 +179,7 @@ void App::finish_reload(ReloadInput input, Clock::time_point started) {
     logger_.log({LogLevel::kNotice, LogEvent::kReloaded, last_reload_,
                  {{"CONFIG", options_.config_path}}});
   }
+  server_.metrics().count_reload(errors.empty());
   report_reload(errors.empty());
   notifier_.ready();
   notifier_.status(status_line());

@@ -75,6 +75,11 @@ struct ServiceConfig {
   std::chrono::milliseconds upload_timeout{3'600'000};  // both: whole upload; 0: never
   uint64_t min_free_bytes = 64ull << 20;     // both: refuse below this much free disk
 
+  // metrics: the whole request must arrive within request_timeout, and its
+  // request line and headers within max_request_bytes (else 431 or 400).
+  std::chrono::milliseconds request_timeout{10'000};
+  uint32_t max_request_bytes = 8192;
+
   // udp-log: SO_RCVBUF at least this (bytes; the kernel doubles it for its
   // bookkeeping). 0: leave the kernel's default (net.core.rmem_default).
   uint32_t receive_buffer = kDefaultReceiveBuffer;

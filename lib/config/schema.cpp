@@ -104,6 +104,8 @@ const ServiceKey kServiceKeys[] = {
     {"max_upload_bytes", kListed, integer<&S::max_upload_bytes, 0, kMaxI64>},
     {"upload_timeout", kListed, duration<&S::upload_timeout, kAllowed>},
     {"min_free_bytes", kListed, integer<&S::min_free_bytes, 0, kMaxI64>},
+    {"request_timeout", kListed, duration<&S::request_timeout, kRefused>},
+    {"max_request_bytes", kListed, integer<&S::max_request_bytes, 256, 1 << 20>},
     {"receive_buffer", kListed, value<&S::receive_buffer, read_receive_buffer>},
     {"command", kListed, set_command},
     {"environment", kListed, set_environment},

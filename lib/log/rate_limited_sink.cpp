@@ -32,6 +32,7 @@ void RateLimitedSink::write(const LogRecord& record) noexcept {
     next_.write(record);
   } else {
     ++window.suppressed;
+    ++suppressed_total_;
   }
 }
 

@@ -26,6 +26,8 @@ class RateLimitedSink final : public LogSink {
   bool admits(std::string_view service) noexcept override;
   // Emits the summaries of windows that are over; call about once a second.
   void tick() noexcept override;
+  // Records held back since the start (socketd_log_records_dropped_total).
+  uint64_t suppressed_total() const noexcept { return suppressed_total_; }
 
  private:
   struct Window {
@@ -39,6 +41,7 @@ class RateLimitedSink final : public LogSink {
   uint32_t per_second_;  // 0: unlimited
   Now now_;
   std::map<std::string, Window, std::less<>> windows_;
+  uint64_t suppressed_total_ = 0;
 };
 
 }  // namespace socketd

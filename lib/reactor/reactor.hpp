@@ -11,6 +11,7 @@
 #include <memory>
 #include <vector>
 
+#include "metrics/turn_histogram.hpp"
 #include "net/fd.hpp"
 #include "net/result.hpp"
 #include "reactor/io_handler.hpp"
@@ -51,6 +52,9 @@ class Reactor {
   // Why run() returned on its own (epoll_wait or timerfd_settime failed);
   // empty after stop().
   std::error_code error() const { return error_; }
+  // How long each turn took, from epoll_wait's return to the end of the turn
+  // (the time nothing else is served): the stall meter of the metrics.
+  const TurnHistogram& turn_histogram() const { return turns_; }
 
  private:
   Reactor(Fd epoll, Fd timer);
@@ -69,6 +73,7 @@ class Reactor {
   Clock::time_point now_ = Clock::now();
   bool running_ = false;
   std::error_code error_;
+  TurnHistogram turns_;
 };
 
 }  // namespace socketd

@@ -10,6 +10,19 @@ bool is_denial(Refusal refusal) {
   return refusal == Refusal::kAccess || refusal == Refusal::kProxySources;
 }
 
+size_t refusal_index(Refusal refusal) {
+  switch (refusal) {
+    case Refusal::kAccess: return 0;
+    case Refusal::kDaemonMaxConnections:
+    case Refusal::kMaxConnections: return 1;
+    case Refusal::kMaxPerSource: return 2;
+    case Refusal::kRate: return 3;
+    case Refusal::kProxySources: return 4;
+    case Refusal::kMaxInstances: return 6;
+  }
+  return 0;
+}
+
 std::string_view refusal_label(Refusal refusal) {
   switch (refusal) {
     case Refusal::kAccess: return "allow_deny";

@@ -37,6 +37,16 @@ bool is_denial(Refusal refusal);
 // "max_connections").
 std::string_view refusal_label(Refusal refusal);
 
+// The reason labels of socketd_connections_refused_total, in counter order:
+// every refusal_label() and "fd_exhausted" (accept failed for want of file
+// descriptors; the client was closed at once).
+inline constexpr std::string_view kRefusalLabels[] = {
+    "allow_deny", "max_connections", "max_per_source", "rate", "proxy", "fd_exhausted",
+    "max_instances"};
+inline constexpr size_t kRefusalFdExhausted = 5;
+// Index of refusal_label(refusal) in kRefusalLabels.
+size_t refusal_index(Refusal refusal);
+
 // Open connections per client address (for max_per_source), keyed by the
 // address bytes (an IPv4-mapped IPv6 peer counts as its IPv4 address).
 class PeerCounts {

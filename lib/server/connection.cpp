@@ -106,6 +106,7 @@ void Connection::read_some() {
       return;
     }
     bytes_in_ += *n;
+    service_.stats().bytes_in += *n;
     taken += *n;
     service_.touch(*this);
     std::span<const char> chunk(into.data(), *n);
@@ -213,6 +214,7 @@ void Connection::send(std::string_view first, std::string_view second) {
   }
   auto sent = static_cast<size_t>(n);
   bytes_out_ += sent;
+  service_.stats().bytes_out += sent;
   if (sent < first.size()) {
     queue_output(first.substr(sent));
     queue_output(second);
@@ -230,6 +232,7 @@ void Connection::flush() {
       return;
     }
     bytes_out_ += *n;
+    service_.stats().bytes_out += *n;
     out_.consume(*n);
     service_.context().queued_output -= *n;
   }
@@ -270,8 +273,6 @@ void Connection::finish(std::string_view reason, bool graceful) {
   closed_ = true;
   close_socket(graceful);
   if (session_) session_->on_close();
-  service_.stats().bytes_in += bytes_in_;
-  service_.stats().bytes_out += bytes_out_;
   if (!refusal_logged_) log_closed(reason);
   service_.on_closed(*this);  // destroys us at the end of this turn
 }

@@ -12,6 +12,7 @@ namespace socketd {
 namespace {
 
 void add_stats(ServiceStats& to, const ServiceStats& from) {
+  to.open += from.open;
   to.connections_total += from.connections_total;
   to.bytes_in += from.bytes_in;
   to.bytes_out += from.bytes_out;
@@ -23,6 +24,10 @@ void add_stats(ServiceStats& to, const ServiceStats& from) {
   to.timed_out += from.timed_out;
   to.proxy_errors += from.proxy_errors;
   to.output_cut += from.output_cut;
+  for (size_t i = 0; i < std::size(to.refused_by); ++i) to.refused_by[i] += from.refused_by[i];
+  to.uploads_refused += from.uploads_refused;
+  to.upload_bytes += from.upload_bytes;
+  to.datagrams_dropped += from.datagrams_dropped;
   to.handlers_started += from.handlers_started;
   to.handler_failures += from.handler_failures;
 }
@@ -49,6 +54,7 @@ Server::Server(Reactor& reactor, Logger& logger) : context_(reactor, logger) {
       cut_largest_outputs();
     });
   };
+  context_.render_metrics = [this](std::string& out) { render_metrics(out); };
   auto pool = IoPool::create(reactor);
   if (pool) {
     io_ = std::move(*pool);
@@ -219,7 +225,8 @@ std::vector<std::string> Server::apply(const Config& config, InheritedSockets* i
       (*it)->set_settings(settings);
       runtimes.push_back(std::move(*it));
     } else {
-      runtimes.push_back(std::make_unique<ServiceRuntime>(context_, settings));
+      runtimes.push_back(
+          std::make_unique<ServiceRuntime>(context_, settings, stats_for(settings->config.name)));
     }
     listeners.push_back(reuse[i] != SIZE_MAX ? std::move(listeners_[reuse[i]])
                                              : std::move(fresh[i]));
@@ -232,12 +239,7 @@ std::vector<std::string> Server::apply(const Config& config, InheritedSockets* i
   }
   // Removed services stop listening now but serve their connections to the end.
   for (auto& runtime : services_) {
-    if (!runtime) continue;
-    if (runtime->open_connections() == 0) {
-      add_stats(removed_stats_, runtime->stats());
-    } else {
-      retiring_.push_back(std::move(runtime));
-    }
+    if (runtime && runtime->open_connections() != 0) retiring_.push_back(std::move(runtime));
   }
   services_ = std::move(runtimes);
   // Listeners not carried over close last; destroyed after this turn, since
@@ -257,6 +259,7 @@ std::vector<std::string> Server::apply(const Config& config, InheritedSockets* i
       if (timeout.count() > 0) shortest = std::min(shortest, timeout / 4);
     }
     if (service.proxy_protocol) shortest = std::min(shortest, service.proxy_header_timeout / 4);
+    if (service.mode == Mode::kMetrics) shortest = std::min(shortest, service.request_timeout / 4);
   }
   sweep_interval_ = std::max(shortest, std::chrono::milliseconds(10));
   schedule_sweep();
@@ -276,11 +279,7 @@ void Server::sweep() {
   const auto now = context_.reactor.now();
   for (auto& runtime : services_) runtime->sweep(now);
   for (auto& runtime : retiring_) runtime->sweep(now);
-  std::erase_if(retiring_, [this](const auto& runtime) {
-    if (runtime->open_connections() != 0) return false;
-    add_stats(removed_stats_, runtime->stats());
-    return true;
-  });
+  std::erase_if(retiring_, [](const auto& runtime) { return runtime->open_connections() == 0; });
 }
 
 void Server::cut_largest_outputs() {
@@ -336,10 +335,35 @@ std::vector<ListenerInfo> Server::listeners() const {
 }
 
 ServerTotals Server::totals() const {
-  ServerTotals totals{context_.open_connections, removed_stats_};
-  for (const auto& runtime : services_) add_stats(totals.stats, runtime->stats());
-  for (const auto& runtime : retiring_) add_stats(totals.stats, runtime->stats());
+  ServerTotals totals{context_.open_connections, {}};
+  for (const auto& [name, stats] : stats_) add_stats(totals.stats, stats);
   return totals;
+}
+
+ServiceStats& Server::stats_for(const std::string& name) {
+  auto it = stats_.find(name);
+  if (it == stats_.end()) it = stats_.emplace(name, ServiceStats{}).first;
+  return it->second;
+}
+
+void Server::render_metrics(std::string& out) const {
+  // Configured services in config order, then removed ones still serving
+  // their last connections (once per name: a retiring runtime and a new one
+  // of the same name share their counters).
+  std::vector<MetricsExporter::Service> shown;
+  shown.reserve(services_.size() + retiring_.size());
+  auto show = [&](const ServiceRuntime& runtime) {
+    for (const auto& s : shown) {
+      if (s.name == runtime.name()) return;
+    }
+    shown.push_back({runtime.name(), runtime.settings().config.mode, &runtime.stats()});
+  };
+  for (const auto& runtime : services_) {
+    shown.push_back({runtime->name(), runtime->settings().config.mode, &runtime->stats()});
+  }
+  for (const auto& runtime : retiring_) show(*runtime);
+  out.reserve(out.size() + 2048 + shown.size() * 1024);
+  metrics_.render(out, shown, context_.reactor.turn_histogram());
 }
 
 }  // namespace socketd

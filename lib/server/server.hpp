@@ -12,6 +12,7 @@
 #include "config/config.hpp"
 #include "storage/upload_store.hpp"
 #include "server/listener.hpp"
+#include "server/metrics_exporter.hpp"
 #include "server/server_context.hpp"
 #include "server/service_runtime.hpp"
 
@@ -65,6 +66,9 @@ class Server {
   std::vector<ListenerInfo> listeners() const;
   ServerTotals totals() const;
   ServerContext& context() { return context_; }
+  MetricsExporter& metrics() { return metrics_; }
+  // The exposition of every configured (and retiring) service and the daemon.
+  void render_metrics(std::string& out) const;
 
  private:
   Result<std::unique_ptr<Listener>> open_listener(const ServiceConfig& service,
@@ -79,7 +83,14 @@ class Server {
   // output queued until the total is back under three quarters of the cap.
   void cut_largest_outputs();
 
+  // The counters of the service called `name`, made on first use and kept
+  // for the Server's life: a reload that keeps the name keeps the counts.
+  ServiceStats& stats_for(const std::string& name);
+
   ServerContext context_;
+  MetricsExporter metrics_;
+  // Before the runtimes, which refer to them. Values do not move (node map).
+  std::map<std::string, ServiceStats, std::less<>> stats_;
   std::unique_ptr<UploadStore> uploads_;  // context_.uploads points here
   // Declared before the services: destroyed after them, so the jobs of their
   // last uploads (abandon) still run.
@@ -87,7 +98,6 @@ class Server {
   std::vector<std::unique_ptr<ServiceRuntime>> services_;  // in config order
   std::vector<std::unique_ptr<ServiceRuntime>> retiring_;  // removed, still serving
   std::vector<std::unique_ptr<Listener>> listeners_;        // listeners_[i] feeds services_[i]
-  ServiceStats removed_stats_;  // counters of runtimes already destroyed
   std::chrono::milliseconds sweep_interval_{1000};
   TimerId sweep_timer_ = 0;
   bool output_cut_pending_ = false;

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <string>
 
 #include "log/logger.hpp"
 #include "reactor/io_pool.hpp"
@@ -31,6 +32,8 @@ struct ServerContext {
   // Set by the Server: called (at most once a turn matters) when queued_output
   // went over max_output_bytes; cuts the largest queues after this event.
   std::function<void()> output_over_cap;
+  // Set by the Server: writes the metrics exposition (metrics services).
+  std::function<void(std::string&)> render_metrics;
   // Every read lands here first; sessions keep only what they must, so an
   // idle connection owns no buffer memory. 64 KiB: one read can hold a full
   // socket receive queue burst.

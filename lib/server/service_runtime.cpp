@@ -7,14 +7,16 @@
 #include "service/chat.hpp"
 #include "service/echo.hpp"
 #include "service/escape.hpp"
+#include "service/metrics_session.hpp"
 #include "service/stream_upload.hpp"
 #include "service/upload.hpp"
 
 namespace socketd {
 
 ServiceRuntime::ServiceRuntime(ServerContext& context,
-                               std::shared_ptr<const ServiceSettings> settings)
-    : context_(context), settings_(settings), admission_(std::move(settings)) {}
+                               std::shared_ptr<const ServiceSettings> settings,
+                               ServiceStats& stats)
+    : context_(context), settings_(settings), admission_(std::move(settings)), stats_(stats) {}
 
 ServiceRuntime::~ServiceRuntime() { abort_all("daemon stopped"); }
 
@@ -37,6 +39,7 @@ Admission ServiceRuntime::accept(Fd fd, const SocketAddress& peer) {
   }
   const auto& config = settings_->config;
   ++stats_.connections_total;
+  ++stats_.open;
   ++context_.open_connections;
   auto connection = std::make_unique<Connection>(*this, settings_, std::move(fd), peer);
   if (config.proxy_protocol) {
@@ -84,6 +87,7 @@ void ServiceRuntime::refused(Refusal refusal, const SocketAddress& client,
                              const SocketAddress* proxy) {
   const bool denial = is_denial(refusal);
   ++(denial ? stats_.denied : stats_.refused);
+  ++stats_.refused_by[refusal_index(refusal)];
   const std::string limit = admission_.limit_text(refusal);
   std::string peer = client.to_string();
   std::string message = name() + ": ";
@@ -128,6 +132,7 @@ struct ServiceRuntime::Makers {
       {Mode::kUdpLog, nullptr},
       {Mode::kUpload, &ServiceRuntime::make_upload},
       {Mode::kStreamUpload, &ServiceRuntime::make_stream_upload},
+      {Mode::kMetrics, &ServiceRuntime::make_metrics},
       {Mode::kExec, nullptr},
   };
   static constexpr bool in_step() {
@@ -164,7 +169,7 @@ std::unique_ptr<Session> ServiceRuntime::make_upload(const ServiceSettings& sett
   return std::make_unique<UploadSession>(
       settings.upload,
       [open = upload_opener(settings)](Wake wake) { return open(0, false, std::move(wake)); },
-      upload_finisher());
+      upload_finisher(), upload_refuser());
 }
 
 std::unique_ptr<Session> ServiceRuntime::make_stream_upload(const ServiceSettings& settings) {
@@ -173,7 +178,11 @@ std::unique_ptr<Session> ServiceRuntime::make_stream_upload(const ServiceSetting
       [open = upload_opener(settings)](uint64_t size, Wake wake) {
         return open(size, true, std::move(wake));
       },
-      upload_finisher());
+      upload_finisher(), upload_refuser());
+}
+
+std::unique_ptr<Session> ServiceRuntime::make_metrics(const ServiceSettings& settings) {
+  return std::make_unique<MetricsSession>(settings.metrics, context_.render_metrics);
 }
 
 std::function<std::unique_ptr<UploadTarget>(uint64_t, bool, Wake)> ServiceRuntime::upload_opener(
@@ -198,6 +207,7 @@ std::function<void(const UploadResult&)> ServiceRuntime::upload_finisher() {
   return [this](const UploadResult& result) {
     const bool done = result.state == UploadResult::State::kFinished;
     ++(done ? stats_.uploads_finished : stats_.uploads_incomplete);
+    stats_.upload_bytes += result.bytes;
     context_.logger.log(
         {done ? LogLevel::kInfo : LogLevel::kWarning,
          done ? LogEvent::kUploadFinished : LogEvent::kUploadIncomplete,
@@ -206,6 +216,16 @@ std::function<void(const UploadResult&)> ServiceRuntime::upload_finisher() {
              (result.sha256.empty() ? "" : ", sha256 " + result.sha256) +
              (result.reason.empty() ? "" : ": " + result.reason),
          {{"SERVICE", name()}, {"FILE", result.file}, {"BYTES", std::to_string(result.bytes)}}});
+  };
+}
+
+std::function<void(std::string_view)> ServiceRuntime::upload_refuser() {
+  // Nothing was stored: counted, and logged with the reason the client was told.
+  return [this](std::string_view reason) {
+    ++stats_.uploads_refused;
+    context_.logger.log({LogLevel::kNotice, LogEvent::kGeneric,
+                         name() + ": upload refused: " + std::string(reason),
+                         {{"SERVICE", name()}, {"REASON", std::string(reason)}}});
   };
 }
 
@@ -224,6 +244,7 @@ void ServiceRuntime::on_closed(Connection& connection) {
   if (IdleHook* hook = connection.header_hook()) awaiting_header_.unlink(*hook);
   if (connection.admitted()) admission_.closed(connection.peer());
   --context_.open_connections;
+  --stats_.open;
   // Swap-remove keeps the table dense; the reactor destroys the connection
   // after this turn, since events for it may still be queued.
   const size_t i = connection.index;
@@ -290,6 +311,14 @@ void ServiceRuntime::sweep(Clock::time_point now) {
       if (hook->last_active + config.upload_timeout > now) break;
       ++stats_.timed_out;
       hook->owner->abort("upload timeout");
+    }
+  }
+  if (config.mode == Mode::kMetrics) {
+    // A metrics connection lives for one request: from its accept on.
+    while (IdleHook* hook = by_age_.oldest()) {
+      if (hook->last_active + config.request_timeout > now) break;
+      ++stats_.timed_out;
+      hook->owner->abort("request timeout");
     }
   }
 }

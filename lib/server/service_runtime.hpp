@@ -21,7 +21,12 @@ class DatagramLog;
 
 enum class Admission { kServed, kRefused, kRateExceeded };
 
+// One service's counters. The Server keeps one per service name for its whole
+// life, so they survive reloads (and a service removed and added again goes
+// on counting); the runtime and its connections and listener add to it.
+// Plain integers: only the reactor thread touches them.
 struct ServiceStats {
+  uint64_t open = 0;  // connections open now (a gauge)
   uint64_t connections_total = 0;
   uint64_t bytes_in = 0;
   uint64_t bytes_out = 0;
@@ -33,13 +38,19 @@ struct ServiceStats {
   uint64_t timed_out = 0;  // idle or upload timeout
   uint64_t proxy_errors = 0;  // closed for a bad, missing or late PROXY header
   uint64_t output_cut = 0;    // closed: [daemon] max_output_bytes, largest queue first
+  uint64_t refused_by[std::size(kRefusalLabels)] = {};  // refused + denied, by reason
+  uint64_t uploads_refused = 0;  // the upload could not start (no file was made)
+  uint64_t upload_bytes = 0;     // stored by finished and incomplete uploads
+  uint64_t datagrams_dropped = 0;  // by the kernel, queue full (SO_RXQ_OVFL)
   uint64_t handlers_started = 0;  // exec
   uint64_t handler_failures = 0;  // exec: the handler could not be started
 };
 
 class ServiceRuntime {
  public:
-  ServiceRuntime(ServerContext& context, std::shared_ptr<const ServiceSettings> settings);
+  // `stats` outlives the runtime (the Server's block for this service name).
+  ServiceRuntime(ServerContext& context, std::shared_ptr<const ServiceSettings> settings,
+                 ServiceStats& stats);
   ~ServiceRuntime();
   ServiceRuntime(const ServiceRuntime&) = delete;
   ServiceRuntime& operator=(const ServiceRuntime&) = delete;
@@ -93,10 +104,13 @@ class ServiceRuntime {
   std::unique_ptr<Session> make_echo(const ServiceSettings& settings);
   std::unique_ptr<Session> make_upload(const ServiceSettings& settings);
   std::unique_ptr<Session> make_stream_upload(const ServiceSettings& settings);
-  // What both upload modes share: opening a file, logging its end.
+  std::unique_ptr<Session> make_metrics(const ServiceSettings& settings);
+  // What both upload modes share: opening a file, logging its end or that it
+  // never started.
   std::function<std::unique_ptr<UploadTarget>(uint64_t size, bool stream, Wake wake)> upload_opener(
       const ServiceSettings& settings);
   std::function<void(const UploadResult&)> upload_finisher();
+  std::function<void(std::string_view reason)> upload_refuser();
 
   // Counts and logs a refusal (why, whom, through which balancer).
   void refused(Refusal refusal, const SocketAddress& client, const SocketAddress* proxy);
@@ -109,7 +123,7 @@ class ServiceRuntime {
   IdleList by_age_;  // oldest connection first: upload_timeout
   IdleList awaiting_header_;  // PROXY header not yet read; ordered by deadline
   AdmissionPolicy admission_;
-  ServiceStats stats_;
+  ServiceStats& stats_;
   size_t running_handlers_ = 0;  // exec
   std::unique_ptr<DatagramLog> datagram_log_;  // udp-log only, made on the first datagram
 };

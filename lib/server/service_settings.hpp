@@ -7,6 +7,7 @@
 
 #include "config/config.hpp"
 #include "service/chat.hpp"
+#include "service/metrics_session.hpp"
 #include "service/upload.hpp"
 
 namespace socketd {
@@ -25,6 +26,7 @@ struct ServiceSettings {
     upload.ack_word = config.ack_word;
     upload.end_word = config.end_word;
     upload.max_bytes = config.max_upload_bytes;
+    metrics.max_request_bytes = config.max_request_bytes;
   }
   ServiceSettings(const ServiceSettings&) = delete;
   ServiceSettings& operator=(const ServiceSettings&) = delete;
@@ -34,6 +36,7 @@ struct ServiceSettings {
   const AccessList proxy_sources;  // empty: any peer may send a PROXY header
   ChatOptions chat;      // views into config
   UploadOptions upload;  // views into config
+  MetricsOptions metrics;
 };
 
 }  // namespace socketd

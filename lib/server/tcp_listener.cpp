@@ -95,6 +95,7 @@ void TcpListener::on_fd_exhaustion(std::error_code ec) {
     SocketAddress peer;
     auto client = accept_nonblocking(fd_.get(), peer);
     const bool queue_empty = !client && would_block(client.error());
+    if (client) ++service_->stats().refused_by[kRefusalFdExhausted];
     client = Fd();
     spare_ = open_spare();
     if (spare_) {

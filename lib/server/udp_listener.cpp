@@ -1,6 +1,7 @@
 #include "server/udp_listener.hpp"
 
 #include <cstdio>
+#include <cstring>
 #include <string>
 
 #include "net/socket.hpp"
@@ -38,7 +39,8 @@ UdpListener::UdpListener(Reactor& reactor, Fd fd, SocketAddress configured)
       buffers_(std::make_unique_for_overwrite<char[]>(kBatch * kMaxDatagram)),
       headers_(kBatch),
       iovecs_(kBatch),
-      peers_(kBatch) {
+      peers_(kBatch),
+      controls_(kBatch) {
   auto bound = local_address(fd_.get());
   bound_ = bound ? *bound : configured_;
   for (unsigned i = 0; i < kBatch; ++i) {
@@ -47,7 +49,13 @@ UdpListener::UdpListener(Reactor& reactor, Fd fd, SocketAddress configured)
     headers_[i].msg_hdr.msg_name = &peers_[i];
     headers_[i].msg_hdr.msg_iov = &iovecs_[i];
     headers_[i].msg_hdr.msg_iovlen = 1;
+    headers_[i].msg_hdr.msg_control = controls_[i].bytes;
   }
+  // Each datagram then carries the socket's count of datagrams dropped for a
+  // full receive queue (socketd_datagrams_dropped_total). Without it (an old
+  // kernel) the count stays 0.
+  const int one = 1;
+  ::setsockopt(fd_.get(), SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
 }
 
 UdpListener::~UdpListener() { close(); }
@@ -70,7 +78,10 @@ std::error_code UdpListener::attach(ServiceRuntime& service) {
 void UdpListener::on_io(uint32_t) noexcept {
   if (!fd_) return;  // closed earlier in this turn
   for (int round = 0; round < kBatchBudget; ++round) {
-    for (auto& header : headers_) header.msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+    for (auto& header : headers_) {
+      header.msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+      header.msg_hdr.msg_controllen = sizeof(Control);
+    }
     const int n = ::recvmmsg(fd_.get(), headers_.data(), kBatch, MSG_DONTWAIT, nullptr);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -82,9 +93,24 @@ void UdpListener::on_io(uint32_t) noexcept {
                                                      hdr.msg_namelen);
       service_->on_datagram({buffers_.get() + i * kMaxDatagram, headers_[i].msg_len}, peer);
     }
+    // The count only grows from one datagram to the next: the batch's last
+    // one has the newest.
+    if (n > 0) count_drops(headers_[n - 1].msg_hdr);
     if (static_cast<unsigned>(n) < kBatch) return;
   }
   reactor_.mark_ready(this);
+}
+
+void UdpListener::count_drops(const msghdr& header) {
+  // The kernel attaches the count only once it is non-zero.
+  for (cmsghdr* c = CMSG_FIRSTHDR(&header); c != nullptr;
+       c = CMSG_NXTHDR(const_cast<msghdr*>(&header), c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL) continue;
+    uint32_t drops = 0;
+    std::memcpy(&drops, CMSG_DATA(c), sizeof drops);
+    service_->stats().datagrams_dropped += static_cast<uint32_t>(drops - drops_seen_);
+    drops_seen_ = drops;
+  }
 }
 
 void UdpListener::grow_receive_buffer(uint32_t wanted) {

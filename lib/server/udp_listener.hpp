@@ -38,6 +38,14 @@ class UdpListener final : public Listener {
  private:
   // SO_RCVBUF up to the service's receive_buffer; warns if the kernel caps it.
   void grow_receive_buffer(uint32_t wanted);
+  // The socket's drop count (SO_RXQ_OVFL) as the datagram of `header` carries
+  // it; adds what is new to the service's datagrams_dropped.
+  void count_drops(const msghdr& header);
+
+  // Room for one SO_RXQ_OVFL control message (a uint32_t) per datagram.
+  struct alignas(cmsghdr) Control {
+    char bytes[CMSG_SPACE(sizeof(uint32_t))];
+  };
 
   Reactor& reactor_;
   Fd fd_;
@@ -50,6 +58,10 @@ class UdpListener final : public Listener {
   std::vector<mmsghdr> headers_;
   std::vector<iovec> iovecs_;
   std::vector<sockaddr_storage> peers_;
+  std::vector<Control> controls_;
+  // The kernel's drop count last seen: cumulative for the socket since it was
+  // made (it wraps at 2^32; differences do not mind).
+  uint32_t drops_seen_ = 0;
 };
 
 }  // namespace socketd

@@ -146,13 +146,18 @@ std::span<char> StreamUploadSession::input_space() {
 }
 
 void StreamUploadSession::refuse(const std::string& reason, Reply& reply) {
+  reply_error(reason, reply);
+  if (refused_) refused_(reason);
+}
+
+void StreamUploadSession::reply_error(const std::string& reason, Reply& reply) {
   state_ = State::kDone;
   reply.send("ERROR " + reason + "\n");
   reply.close();
 }
 
 void StreamUploadSession::fail(const std::string& reason, Reply& reply) {
-  refuse(reason, reply);
+  reply_error(reason, reply);
   target_->abandon();
   report(UploadResult::State::kIncomplete, reason, {});
 }

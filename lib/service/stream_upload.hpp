@@ -28,11 +28,16 @@ class StreamUploadSession final : public Session {
   // min_free_bytes.
   using Opener = std::function<std::unique_ptr<UploadTarget>(uint64_t size, Wake)>;
   using Finished = UploadSession::Finished;
+  using Refused = UploadSession::Refused;
   // "UPLOAD " + 20 digits + "\r\n" fits; anything longer is not a header.
   static constexpr size_t kMaxHeader = 32;
 
-  StreamUploadSession(const UploadOptions& options, Opener open, Finished finished)
-      : options_(options), open_(std::move(open)), finished_(std::move(finished)) {}
+  StreamUploadSession(const UploadOptions& options, Opener open, Finished finished,
+                      Refused refused = {})
+      : options_(options),
+        open_(std::move(open)),
+        finished_(std::move(finished)),
+        refused_(std::move(refused)) {}
   void on_data(std::span<const char> chunk, Reply& reply) override;
   void on_eof(Reply& reply) override;
   void on_close() override;
@@ -50,7 +55,9 @@ class StreamUploadSession final : public Session {
   void store(std::span<const char> bytes, Reply& reply);
   // Acts on what the target reports: open refused, write failed, commit done.
   void advance(Reply& reply);
+  // No upload started (bad header, too big, the file could not be made).
   void refuse(const std::string& reason, Reply& reply);
+  void reply_error(const std::string& reason, Reply& reply);
   void fail(const std::string& reason, Reply& reply);
   void report(UploadResult::State state, std::string reason, std::string sha256);
   std::string cut_short_reason() const;
@@ -58,6 +65,7 @@ class StreamUploadSession final : public Session {
   const UploadOptions& options_;
   Opener open_;
   Finished finished_;
+  Refused refused_;
   State state_ = State::kHeader;
   std::string header_;
   std::unique_ptr<UploadTarget> target_;

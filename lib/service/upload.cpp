@@ -51,8 +51,10 @@ void UploadSession::advance(Reply& reply) {
     if (status == Status::kFailed) {
       // The file could not be created: nothing was stored, nothing to report.
       state_ = State::kDone;
-      reply.send("error: cannot store upload: " + target_->error().message());
+      const std::string reason = "cannot store upload: " + target_->error().message();
+      reply.send("error: " + reason);
       reply.close();
+      if (refused_) refused_(reason);
       return;
     }
     state_ = commit_after_open_ ? State::kCommitting : State::kOpen;

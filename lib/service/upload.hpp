@@ -75,13 +75,20 @@ class UploadSession final : public Session {
   // Never null: a target that cannot be opened says so through status().
   using Opener = std::function<std::unique_ptr<UploadTarget>(Wake)>;
   using Finished = std::function<void(const UploadResult&)>;
+  // The upload could not start (no file was made); `reason` is what the
+  // client was told.
+  using Refused = std::function<void(std::string_view reason)>;
 
   // The file is opened on the first chunk, so a connection that sends nothing
   // leaves nothing behind. Each chunk is acknowledged once it is stored
   // (written to the file system, so a crash of the daemon keeps it); the next
   // chunk is read only then. The opener should write each append at once.
-  UploadSession(const UploadOptions& options, Opener open, Finished finished)
-      : options_(options), open_(std::move(open)), finished_(std::move(finished)) {}
+  UploadSession(const UploadOptions& options, Opener open, Finished finished,
+                Refused refused = {})
+      : options_(options),
+        open_(std::move(open)),
+        finished_(std::move(finished)),
+        refused_(std::move(refused)) {}
   void on_data(std::span<const char> chunk, Reply& reply) override;
   void on_eof(Reply& reply) override;
   void on_close() override;
@@ -98,6 +105,7 @@ class UploadSession final : public Session {
   const UploadOptions& options_;
   Opener open_;
   Finished finished_;
+  Refused refused_;
   std::unique_ptr<UploadTarget> target_;
   uint64_t bytes_ = 0;
   State state_ = State::kIdle;

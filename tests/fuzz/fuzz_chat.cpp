@@ -25,26 +25,13 @@
 
 #include "fuzz_input.hpp"
 #include "service/chat.hpp"
+#include "support/session_driver.hpp"
 
 namespace socketd::fuzz {
 namespace {
 
-struct Sent {
-  std::string first;
-  std::string second;
-};
-
-class RecordingReply final : public Reply {
- public:
-  void send(std::string_view first, std::string_view second) override {
-    fuzz_check(!closed, "send after close(): \"" + printable(first) + "\"");
-    sent.push_back({std::string(first), std::string(second)});
-  }
-  void close() override { closed = true; }
-
-  std::vector<Sent> sent;
-  bool closed = false;
-};
+using test::RecordingReply;
+using Sent = RecordingReply::Parts;
 
 void check_digits(std::string_view digits, const ChatOptions& o) {
   fuzz_check(!digits.empty(), "no digits");
@@ -145,12 +132,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   RecordingReply reply;
 
   session.on_open(reply);
-  fuzz_check(reply.sent.size() == (greeting.empty() ? 0u : 1u), "greeting sends");
+  fuzz_check(reply.parts.size() == (greeting.empty() ? 0u : 1u), "greeting sends");
   if (!greeting.empty()) {
-    fuzz_check(reply.sent[0].first == greeting && reply.sent[0].second.empty(), "greeting");
+    fuzz_check(reply.parts[0].first == greeting && reply.parts[0].second.empty(), "greeting");
   }
-  fuzz_check(!reply.closed, "closed on open");
-  const size_t greeting_sends = reply.sent.size();
+  fuzz_check(!reply.closed(), "closed on open");
+  const size_t greeting_sends = reply.parts.size();
 
   std::vector<std::string_view> delivered;  // what the session saw before it closed
   bool eof = false;
@@ -160,26 +147,28 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       eof = true;
       break;
     }
-    if (!reply.closed) delivered.push_back(chunk);
+    if (!reply.closed()) delivered.push_back(chunk);
     session.on_data(as_span(chunk), reply);
+    fuzz_check(!reply.sent_after_close, "sent after close()");
   }
-  const bool closed_by_session = reply.closed;
+  const bool closed_by_session = reply.closed();
   if (eof) session.on_eof(reply);
   session.on_close();
+  fuzz_check(!reply.sent_after_close, "sent after close()");
 
   const Expected expected =
       options.line_framing ? model_lines(delivered, options) : model_chunks(delivered, options);
   fuzz_check(closed_by_session == expected.closes, "closed " + std::to_string(closed_by_session) +
                                                        ", model says " +
                                                        std::to_string(expected.closes));
-  fuzz_check(!eof || reply.closed, "FIN did not end the session");
-  const size_t answers = reply.sent.size() - greeting_sends;
+  fuzz_check(!eof || reply.closed(), "FIN did not end the session");
+  const size_t answers = reply.parts.size() - greeting_sends;
   fuzz_check(answers == expected.messages.size() + (expected.line_too_long ? 1 : 0),
              std::to_string(answers) + " replies, model expects " +
                  std::to_string(expected.messages.size()) +
                  (expected.line_too_long ? " + error" : ""));
   for (size_t i = 0; i < expected.messages.size(); ++i) {
-    const Sent& s = reply.sent[greeting_sends + i];
+    const Sent& s = reply.parts[greeting_sends + i];
     fuzz_check(s.first == expected.messages[i], "reply " + std::to_string(i) + ": \"" +
                                                     printable(s.first) + "\" expected \"" +
                                                     printable(expected.messages[i]) + "\"");
@@ -192,7 +181,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check_digits(digits, options);
   }
   if (expected.line_too_long) {
-    const Sent& s = reply.sent.back();
+    const Sent& s = reply.parts.back();
     fuzz_check((s.first + s.second).starts_with("error: ") && (s.first + s.second).ends_with('\n'),
                "line error: \"" + printable(s.first + s.second) + "\"");
   }

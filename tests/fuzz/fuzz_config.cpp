@@ -12,10 +12,12 @@
 #include "fuzz_input.hpp"
 #include "net/access_list.hpp"
 #include "net/address.hpp"
-#include "utf8_check.hpp"
+#include "support/utf8_check.hpp"
 
 namespace socketd::fuzz {
 namespace {
+
+using test::valid_utf8;
 
 constexpr std::string_view kSource = "fuzz.toml";
 constexpr auto kMaxDuration = std::chrono::hours(24 * 24);
@@ -68,6 +70,10 @@ void check_service(const ServiceConfig& s) {
       break;
     case Mode::kStreamUpload:
       fuzz_check(s.upload_timeout.count() >= 0 && s.upload_timeout <= kMaxDuration, who);
+      break;
+    case Mode::kMetrics:
+      fuzz_check(s.request_timeout.count() > 0 && s.request_timeout <= kMaxDuration, who);
+      fuzz_check(s.max_request_bytes >= 256 && s.max_request_bytes <= (1u << 20), who);
       break;
     case Mode::kExec:
       fuzz_check(!s.command.empty() && !s.command.front().empty() && s.command.front()[0] == '/',
@@ -136,7 +142,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (load.ok()) {
     fuzz::check_loaded(*load.config);
   } else {
-    fuzz::check_refused(load, fuzz::valid_utf8(text));
+    fuzz::check_refused(load, test::valid_utf8(text));
   }
   return 0;
 }

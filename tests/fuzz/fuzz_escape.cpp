@@ -14,10 +14,13 @@
 
 #include "fuzz_input.hpp"
 #include "service/escape.hpp"
-#include "utf8_check.hpp"
+#include "support/utf8_check.hpp"
 
 namespace socketd::fuzz {
 namespace {
+
+using test::first_invalid_utf8;
+using test::valid_utf8;
 
 // Inverse of the escapes: \\ \n \r \t \xHH (lowercase hex). False if malformed.
 bool unescape(std::string_view s, std::string& out) {

@@ -84,7 +84,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   {
     StreamUploadSession session(options, test::memory_stream_opener(storage),
                                 test::record_results(storage));
-    reply.session = &session;
+    reply.wake_session = &session;
     while (!in.empty()) {
       const uint8_t length = in.byte();
       if (async && length == kComplete) {
@@ -96,11 +96,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         eof = true;
         break;
       }
-      if (!reply.closed) wait_for_input(session, storage);
-      if (!reply.closed) input += chunk;
+      if (!reply.closed()) wait_for_input(session, storage);
+      if (!reply.closed()) input += chunk;
       session.on_data(as_span(chunk), reply);
-      fuzz_check(reply.sent.size() <= 1, "more than one reply");
-      fuzz_check(reply.sent.empty() == !reply.closed, "a reply without close or the reverse");
+      fuzz_check(reply.sends.size() <= 1, "more than one reply");
+      fuzz_check(reply.sends.empty() == !reply.closed(), "a reply without close or the reverse");
     }
     if (eof && !reset) session.on_eof(reply);
     if (drain_before_close) storage.complete_all();
@@ -108,6 +108,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     session.on_close();
     fuzz_check(storage.pending() == 0 || storage.target == nullptr,
                "operations still pending after on_close()");
+    fuzz_check(!reply.sent_after_close, "sent after close()");
   }
   const std::vector<uint64_t>& opened_for = storage.opened_for;
   const auto& reports = storage.results;
@@ -123,8 +124,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     declared = parse_header(line);
   }
   const bool within_max = declared && (options.max_bytes == 0 || *declared <= options.max_bytes);
-  fuzz_check(reply.sent.size() <= 1, "more than one reply");
-  const std::string answer = reply.sent.empty() ? std::string() : reply.sent.front();
+  fuzz_check(reply.sends.size() <= 1, "more than one reply");
+  const std::string answer = reply.sends.empty() ? std::string() : reply.sends.front();
   fuzz_check(answer.empty() || (answer.ends_with('\n') && answer.find('\n') == answer.size() - 1),
              "reply is not one line: \"" + printable(answer) + "\"");
 

@@ -66,7 +66,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   bool end_word_fed = false;
   {
     UploadSession session(options, test::memory_opener(storage), test::record_results(storage));
-    reply.session = &session;
+    reply.wake_session = &session;
 
     // The synchronous model, updated chunk by chunk alongside the session.
     bool model_done = false;
@@ -83,9 +83,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         eof = true;
         break;
       }
-      if (!reply.closed) wait_for_input(session, storage);
-      const bool was_open = !reply.closed;
-      const size_t sends_before = reply.sent.size();
+      if (!reply.closed()) wait_for_input(session, storage);
+      const bool was_open = !reply.closed();
+      const size_t sends_before = reply.sends.size();
       const size_t stored_before = storage.data.size();
       session.on_data(as_span(chunk), reply);
       if (was_open && !end_word_fed) {
@@ -97,14 +97,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         }
       }
       if (async) continue;
-      const auto new_sends = reply.sent.size() - sends_before;
+      const auto new_sends = reply.sends.size() - sends_before;
       if (model_done) {
         fuzz_check(new_sends == 0, "answered a chunk after the upload ended");
         continue;
       }
       if (open_fails) {
         model_done = true;
-        fuzz_check(new_sends == 1 && reply.sent.back().starts_with("error: ") && reply.closed,
+        fuzz_check(new_sends == 1 && reply.sends.back().starts_with("error: ") && reply.closed(),
                    "failed open must answer one error and close");
         continue;
       }
@@ -112,10 +112,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         model_done = true;
         model_finished = !storage.commit_error;
         fuzz_check(storage.commits == 1, "end word without commit");
-        fuzz_check(new_sends == 1 && reply.closed, "end word must answer once and close");
-        fuzz_check(model_finished ? reply.sent.back() == options.ack_word
-                                  : reply.sent.back().starts_with("error: "),
-                   "end word answered \"" + printable(reply.sent.back()) + "\"");
+        fuzz_check(new_sends == 1 && reply.closed(), "end word must answer once and close");
+        fuzz_check(model_finished ? reply.sends.back() == options.ack_word
+                                  : reply.sends.back().starts_with("error: "),
+                   "end word answered \"" + printable(reply.sends.back()) + "\"");
         continue;
       }
       const bool too_big =
@@ -124,12 +124,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       fuzz_check(new_sends == 1, std::to_string(new_sends) + " answers to one chunk");
       if (too_big || append_fails) {
         model_done = true;
-        fuzz_check(reply.sent.back().starts_with("error: ") && reply.closed,
-                   "refused chunk answered \"" + printable(reply.sent.back()) + "\"");
+        fuzz_check(reply.sends.back().starts_with("error: ") && reply.closed(),
+                   "refused chunk answered \"" + printable(reply.sends.back()) + "\"");
         continue;
       }
-      fuzz_check(reply.sent.back() == options.ack_word && !reply.closed,
-                 "chunk answered \"" + printable(reply.sent.back()) + "\"");
+      fuzz_check(reply.sends.back() == options.ack_word && !reply.closed(),
+                 "chunk answered \"" + printable(reply.sends.back()) + "\"");
       fuzz_check(storage.data == expected_data, "stored " + std::to_string(storage.data.size()) +
                                                     " bytes, sent " +
                                                     std::to_string(expected_data.size()));
@@ -142,18 +142,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     session.on_close();
     fuzz_check(storage.pending() == 0 || storage.target == nullptr,
                "operations still pending after on_close()");
+    fuzz_check(!reply.sent_after_close, "sent after close()");
     if (!async) fuzz_check(storage.data == stored_before_close, "bytes appended while closing");
   }
 
   // Both modes: acks, then at most one error, nothing after it.
   size_t acks = 0;
-  for (size_t i = 0; i < reply.sent.size(); ++i) {
-    const std::string& s = reply.sent[i];
+  for (size_t i = 0; i < reply.sends.size(); ++i) {
+    const std::string& s = reply.sends[i];
     if (s == options.ack_word) {
       ++acks;
       continue;
     }
-    fuzz_check(s.starts_with("error: ") && i + 1 == reply.sent.size() && reply.closed,
+    fuzz_check(s.starts_with("error: ") && i + 1 == reply.sends.size() && reply.closed(),
                "answer " + std::to_string(i) + " is \"" + printable(s) + "\"");
   }
   fuzz_check(acks <= chunks_fed, std::to_string(acks) + " acks for " +
@@ -161,8 +162,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fuzz_check(std::string_view(expected_data).starts_with(storage.data),
              "stored bytes are not the chunks before the end word");
 
-  const bool refused_open = !reply.sent.empty() &&
-                            reply.sent.back().starts_with("error: cannot store upload: ");
+  const bool refused_open = !reply.sends.empty() &&
+                            reply.sends.back().starts_with("error: cannot store upload: ");
   fuzz_check(storage.opens <= 1, "target opened " + std::to_string(storage.opens) + " times");
   if (storage.opens == 0 || refused_open) {
     fuzz_check(storage.results.empty(), "a report without an upload");
@@ -185,7 +186,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                  "finished upload not committed, or abandoned");
       fuzz_check(r.file == "upload-1", r.file);
       fuzz_check(storage.data == expected_data, "finished upload lost bytes");
-      fuzz_check(acks == chunks_fed && reply.closed, "finished upload: " + std::to_string(acks) +
+      fuzz_check(acks == chunks_fed && reply.closed(), "finished upload: " + std::to_string(acks) +
                                                          " acks for " +
                                                          std::to_string(chunks_fed) + " chunks");
     } else {
@@ -196,7 +197,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
   // Async without the drain, a FIN after the end word may still wait for the commit.
-  fuzz_check(!eof || reset || reply.closed || (async && !drain_before_close),
+  fuzz_check(!eof || reset || reply.closed() || (async && !drain_before_close),
              "FIN did not end the upload");
   return 0;
 }

@@ -1,8 +1,8 @@
 // Fakes shared by the upload fuzz targets (fuzz_upload, fuzz_stream_upload):
-// a Reply that records what was sent, checks nothing is sent after close()
-// and forwards wakes to the session; the in-memory UploadTarget is the one
-// of the unit tests (support/memory_upload_target.hpp), with its protocol
-// checks turned into fuzz failures.
+// the unit tests' recording Reply (support/session_driver.hpp), which notes
+// anything sent after close() and forwards wakes to the session, and their
+// in-memory UploadTarget (support/memory_upload_target.hpp), with its
+// protocol checks turned into fuzz failures.
 #pragma once
 
 #include <functional>
@@ -13,29 +13,13 @@
 #include "fuzz_input.hpp"
 #include "service/session.hpp"
 #include "support/memory_upload_target.hpp"
+#include "support/session_driver.hpp"
 
 namespace socketd::fuzz {
 
 using test::MemoryUploadLog;
 
-class RecordingReply final : public Reply {
- public:
-  void send(std::string_view first, std::string_view second) override {
-    fuzz_check(!closed, "send after close(): \"" + printable(first) + "\"");
-    sent.push_back(std::string(first) + std::string(second));
-  }
-  void close() override { closed = true; }
-  // What the connection does when the target's work completes.
-  std::function<void()> waker() override {
-    return [this] {
-      if (session != nullptr) session->on_wake(*this);
-    };
-  }
-
-  std::vector<std::string> sent;
-  bool closed = false;
-  Session* session = nullptr;
-};
+using test::RecordingReply;  // wake_session: where wakes go, as the connection does
 
 // A log whose target-protocol violations (append or commit after commit or
 // abandon, abandon twice or after a successful commit, append while full)

@@ -1,5 +1,6 @@
 // The command line: --check-config, --version, --help and usage errors, with
-// the exit codes of daemon(7): 0 ok, 1 invalid file (--check-config), 2 usage.
+// the exit codes of daemon(7): 0 ok, 6 invalid file (EXIT_NOTCONFIGURED, as at
+// start), 2 usage.
 #include <regex>
 
 #include "process_fixture.hpp"
@@ -50,13 +51,13 @@ TEST(ProcessCommandLine, CheckConfigRejectsABadFileWithTheLocation) {
                                      "listen = \"127.0.0.1:0\"\n"
                                      "greting = \"hello\"\n");
   auto r = run({"--check-config", "--config=" + path});
-  EXPECT_EQ(r.code(), 1) << r.err;
+  EXPECT_EQ(r.code(), 6) << r.err;
   EXPECT_NE(r.err.find(path + ":4:1: error: unknown key 'greting'"), std::string::npos) << r.err;
   EXPECT_EQ(r.out.find("configuration OK"), std::string::npos) << r.out;
 
   const std::string syntax = dir.write("syntax.toml", "[services.x]\nmode = \"chat\"\nlisten = \n");
   r = run({"-t", "-c", syntax});
-  EXPECT_EQ(r.code(), 1) << r.err;
+  EXPECT_EQ(r.code(), 6) << r.err;
   EXPECT_TRUE(std::regex_search(r.err, std::regex(syntax + R"(:3:[0-9]+: error: )"))) << r.err;
 }
 

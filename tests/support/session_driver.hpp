@@ -1,4 +1,4 @@
-// Drives a pure protocol Session in unit tests: a Reply that records what the
+// Drives a pure protocol Session in unit and fuzz tests: a Reply that records what the
 // session sent and when it closed (and forwards wakes to the session, as the
 // connection does from its event loop), and every way to split an input.
 #pragma once
@@ -18,9 +18,11 @@ class RecordingReply final : public Reply {
   void send(std::string_view first, std::string_view second) override {
     if (close_calls > 0) sent_after_close = true;
     sends.push_back(std::string(first) + std::string(second));
+    parts.push_back({std::string(first), std::string(second)});
     bytes.append(first).append(second);
     ++send_calls;
   }
+  bool closed() const { return close_calls > 0; }
   void close() override {
     if (close_calls++ == 0) bytes_at_close = bytes.size();
   }
@@ -34,6 +36,11 @@ class RecordingReply final : public Reply {
 
   std::string bytes;
   std::vector<std::string> sends;  // one entry per send() call
+  struct Parts {
+    std::string first;
+    std::string second;
+  };
+  std::vector<Parts> parts;  // the same, as the two halves the session passed
   int send_calls = 0;
   int close_calls = 0;
   size_t bytes_at_close = 0;

@@ -70,6 +70,7 @@ TEST(ConfigToString, ModesAndFramingsUseTheFileSpelling) {
   EXPECT_STREQ(to_string(Mode::kUdpLog), "udp-log");
   EXPECT_STREQ(to_string(Mode::kUpload), "upload");
   EXPECT_STREQ(to_string(Mode::kStreamUpload), "stream-upload");
+  EXPECT_STREQ(to_string(Mode::kMetrics), "metrics");
   EXPECT_STREQ(to_string(Framing::kChunk), "chunk");
   EXPECT_STREQ(to_string(Framing::kLine), "line");
 }
@@ -134,10 +135,35 @@ TEST(ConfigLoader, DefaultConfigAndDocsDescribeEveryKey) {
   for (const char* key :
        {"log_level", "max_connections", "max_output_bytes", "upload_dir", "drain_timeout", "mode", "listen", "backlog",
         "idle_timeout", "message", "greeting", "exit_word", "random_min", "random_max", "framing",
-        "max_line_bytes", "ack_word", "end_word", "max_upload_bytes", "receive_buffer"}) {
+        "max_line_bytes", "ack_word", "end_word", "max_upload_bytes", "receive_buffer",
+        "request_timeout", "max_request_bytes"}) {
     EXPECT_THAT(config, HasSubstr(std::string(key) + " ")) << key;
     EXPECT_THAT(docs, HasSubstr("| `" + std::string(key) + "` |")) << key;
   }
+}
+
+TEST(ConfigLoader, MetricsServiceKeys) {
+  const std::string metrics = "[services.m]\nmode = \"metrics\"\nlisten = \"127.0.0.1:0\"\n";
+  auto load = parse(metrics);
+  ASSERT_TRUE(load.ok());
+  const auto& defaults = load.config->services[0];
+  EXPECT_EQ(defaults.mode, Mode::kMetrics);
+  EXPECT_EQ(defaults.transport(), Transport::kTcp);
+  EXPECT_EQ(defaults.request_timeout, milliseconds(10'000));
+  EXPECT_EQ(defaults.max_request_bytes, 8192u);
+  load = parse(metrics + "request_timeout = \"2s\"\nmax_request_bytes = 1024\nallow = "
+                         "[\"127.0.0.1\"]\n");
+  ASSERT_TRUE(load.ok());
+  EXPECT_EQ(load.config->services[0].request_timeout, milliseconds(2000));
+  EXPECT_EQ(load.config->services[0].max_request_bytes, 1024u);
+  EXPECT_TRUE(is_error_at(only_error(metrics + "max_request_bytes = 100\n"), 4u, 21u,
+                          "'max_request_bytes'"));
+  EXPECT_TRUE(is_error_at(only_error(metrics + "request_timeout = 0\n"), 4u, 19u,
+                          "'request_timeout'"));
+  EXPECT_TRUE(is_error_at(
+      only_error("[services.c]\nmode = \"chat\"\nlisten = \"127.0.0.1:0\"\n"
+                 "request_timeout = \"1s\"\n"),
+      4u, 1u, "key 'request_timeout' does not apply to mode 'chat'; it is only for mode 'metrics'"));
 }
 
 TEST(ConfigLoader, DefaultsAreAppliedToAMinimalService) {

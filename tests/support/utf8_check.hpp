@@ -1,5 +1,5 @@
-// A strict UTF-8 validator for fuzz invariants, written independently of the
-// library's (escape.cpp, config_loader.cpp) so that it can check them:
+// A strict UTF-8 validator for test and fuzz invariants, written
+// independently of the library's (escape.cpp, config_loader.cpp) so that it can check them:
 // shortest form only, no surrogates, nothing above U+10FFFF.
 #pragma once
 
@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string_view>
 
-namespace socketd::fuzz {
+namespace socketd::test {
 
 // Offset of the first byte that is not part of a valid sequence, or npos.
 inline size_t first_invalid_utf8(std::string_view s) {
@@ -45,4 +45,4 @@ inline bool valid_utf8(std::string_view s) {
   return first_invalid_utf8(s) == std::string_view::npos;
 }
 
-}  // namespace socketd::fuzz
+}  // namespace socketd::test
