@@ -26,7 +26,7 @@ TEST_F(ProcessExec, CheckConfigNamesAMissingHandlerWithItsLocation) {
   std::string out, err;
   const auto status = DaemonProcess::run(options, out, err);
   ASSERT_TRUE(status);
-  EXPECT_EQ(status->code, 1) << err;
+  EXPECT_EQ(status->code, 6) << err;  // LSB "program is not configured", as for any bad file
   EXPECT_NE(err.find(path + ":4:12: error: handler '/nonexistent/handler' cannot be used: No such "
                             "file or directory"),
             std::string::npos)
