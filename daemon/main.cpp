@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstring>
 #include <memory>
+#include <optional>
 
 #include <cstdio>
 #include <string>
@@ -16,6 +17,7 @@
 
 #include "app/app.hpp"
 #include "app/reload_report.hpp"
+#include "config/config_dump.hpp"
 #include "config/config_loader.hpp"
 #include "log/async_sink.hpp"
 #include "log/rate_limited_sink.hpp"
@@ -35,16 +37,97 @@ constexpr int kExitNotConfigured = 6;
 // slow journald, well inside systemd's TimeoutStopSec=.
 constexpr std::chrono::milliseconds kLogFlushDeadline = std::chrono::seconds(2);
 
-std::string reload_report_path() {
-  const char* dir = std::getenv("RUNTIME_DIRECTORY");  // set by RuntimeDirectory=
+// The first directory of RuntimeDirectory= (systemd sets $RUNTIME_DIRECTORY), or "".
+std::string runtime_dir() {
+  const char* dir = std::getenv("RUNTIME_DIRECTORY");
   if (dir == nullptr || *dir == '\0') return {};
   const std::string_view dirs = dir;
-  return std::string(dirs.substr(0, dirs.find(':'))) + "/reload-status";
+  return std::string(dirs.substr(0, dirs.find(':')));
+}
+
+std::string reload_report_path() {
+  const std::string dir = runtime_dir();
+  return dir.empty() ? dir : dir + "/reload-status";
+}
+
+// Where a daemon under systemd records its PID, so that `--signal-reload`
+// can recognise it even where /proc/PID/exe cannot be read. Not a PID file in
+// the old sense: nothing supervises by it.
+std::string pid_record_path() {
+  const std::string dir = runtime_dir();
+  return dir.empty() ? dir : dir + "/pid";
+}
+
+void record_pid() {
+  const std::string path = pid_record_path();
+  if (path.empty()) return;
+  const std::string tmp = path + ".tmp";
+  bool written = false;
+  if (FILE* f = std::fopen(tmp.c_str(), "we")) {
+    written = std::fprintf(f, "%d\n", static_cast<int>(::getpid())) > 0;
+    written = std::fclose(f) == 0 && written;
+  }
+  if (!written || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::fprintf(stderr, "socketd: cannot record the PID in %s: %s\n", path.c_str(),
+                 std::strerror(errno));
+  }
+}
+
+// The executable of `pid` as the kernel names it; " (deleted)" is cut off,
+// since a package upgrade replaces the file under a running daemon.
+std::optional<std::string> exe_of(const std::string& proc_entry, int& error) {
+  char buf[4096];
+  const ssize_t n = ::readlink(proc_entry.c_str(), buf, sizeof buf);
+  if (n < 0 || static_cast<size_t>(n) >= sizeof buf) {
+    error = n < 0 ? errno : ENAMETOOLONG;
+    return std::nullopt;
+  }
+  std::string path(buf, static_cast<size_t>(n));
+  constexpr std::string_view kDeleted = " (deleted)";
+  if (path.ends_with(kDeleted)) path.resize(path.size() - kDeleted.size());
+  return path;
+}
+
+// Whether `pid` is a socketd: its executable is ours, or it is the PID our
+// runtime directory records. Otherwise says why not in `why`.
+bool is_socketd(int pid, std::string& why) {
+  if (::kill(pid, 0) != 0 && errno == ESRCH) {
+    why = "no such process";
+    return false;
+  }
+  int error = 0;
+  const auto ours = exe_of("/proc/self/exe", error);
+  const auto theirs = exe_of("/proc/" + std::to_string(pid) + "/exe", error);
+  if (ours && theirs) {
+    if (*ours == *theirs) return true;
+    why = "it runs " + *theirs + ", not " + *ours;
+  } else {
+    // Under systemd's ProtectProc=invisible the daemon may be hidden from
+    // ExecReload= (ENOENT): the runtime directory's record decides then.
+    why = "cannot read /proc/" + std::to_string(pid) + "/exe: " + std::strerror(error);
+  }
+  const std::string record = pid_record_path();
+  if (!record.empty()) {
+    int recorded = 0;
+    if (FILE* f = std::fopen(record.c_str(), "re")) {
+      if (std::fscanf(f, "%d", &recorded) != 1) recorded = 0;
+      std::fclose(f);
+    }
+    if (recorded == pid) return true;
+    why += "; and " + record + " does not name it";
+  }
+  return false;
 }
 
 // ExecReload=: SIGHUP the daemon, then wait until it reports the outcome, so
 // `systemctl reload` returns only once the new file is in force (or refused).
 int signal_reload(int pid) {
+  std::string why;
+  if (!is_socketd(pid, why)) {
+    std::fprintf(stderr, "socketd: PID %d is not a socketd (%s); not signalled\n", pid,
+                 why.c_str());
+    return 1;
+  }
   const std::string path = reload_report_path();
   const uint64_t before = path.empty() ? 0 : socketd::read_reload_report(path).generation;
   if (::kill(pid, SIGHUP) != 0) {
@@ -122,6 +205,7 @@ int run(const socketd::Options& options) {
   std::vector<std::string> problems;
   InheritedSockets inherited = inherited_sockets(problems);
   for (const auto& p : problems) logger.log(LogLevel::kWarning, p);
+  record_pid();  // before READY=1: ExecReload= may follow at once
   if (!app.start(*load.config, &inherited)) return 1;
   for (const auto& [name, fd] : inherited) {
     logger.log(LogLevel::kWarning, "inherited socket '" + name +
@@ -167,6 +251,13 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (options->signal_reload_pid != 0) return signal_reload(options->signal_reload_pid);
+  if (options->dump_config) {
+    auto load = socketd::load_config_file(options->config_path);
+    for (const auto& e : load.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
+    if (!load.ok()) return kExitNotConfigured;  // as --check-config
+    std::fputs(socketd::dump_config(*load.config).c_str(), stdout);
+    return 0;
+  }
   if (options->check_config) {
     auto load = socketd::load_config_file(options->config_path);
     for (const auto& e : load.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());

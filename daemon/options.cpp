@@ -5,7 +5,7 @@
 namespace socketd {
 
 const char* usage_text() {
-  return "Usage: socketd [--config FILE] [--check-config] [--version] [--help]\n"
+  return "Usage: socketd [--config FILE] [--check-config] [--dump-config] [--version] [--help]\n"
          "       socketd --signal-reload PID\n"
          "\n"
          "Serves the TCP/UDP services described in FILE from one edge-triggered\n"
@@ -13,6 +13,8 @@ const char* usage_text() {
          "\n"
          "  -c, --config FILE   configuration (default /etc/socketd/socketd.toml)\n"
          "  -t, --check-config  validate FILE, print every error, exit 0 if valid, 6 if not\n"
+         "  -T, --dump-config   validate FILE and print the effective configuration (every\n"
+         "                      default filled in, includes inline) as TOML socketd reads\n"
          "  --signal-reload PID send SIGHUP to the socketd with that PID and wait until it\n"
          "                      has applied or refused the file (exit 0/1); for ExecReload=\n"
          "  -V, --version       print the version and exit\n"
@@ -43,6 +45,8 @@ std::optional<Options> parse_options(const std::vector<std::string>& args, std::
         return std::nullopt;
       }
       options.signal_reload_pid = pid;
+    } else if (arg == "-T" || arg == "--dump-config") {
+      options.dump_config = true;
     } else if (arg == "-t" || arg == "--check-config") {
       options.check_config = true;
     } else if (arg == "-V" || arg == "--version") {

@@ -10,6 +10,7 @@ namespace socketd {
 struct Options {
   std::string config_path = "/etc/socketd/socketd.toml";
   bool check_config = false;
+  bool dump_config = false;  // --dump-config: print the effective config as TOML
   bool show_version = false;
   bool show_help = false;
   int signal_reload_pid = 0;  // --signal-reload PID: reload that daemon and wait

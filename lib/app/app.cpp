@@ -262,9 +262,27 @@ void App::check_drained() {
 void App::on_signal(int signo) {
   if (signo == SIGHUP) {
     reload();
+  } else if (stopping_) {
+    stop_now(signo);
   } else {
     stop();
   }
+}
+
+void App::stop_now(int signo) {
+  // A second SIGTERM/SIGINT (Ctrl-C twice): the operator will not wait out
+  // drain_timeout. Uploads cut off here are kept as ".incomplete".
+  if (drain_timer_ != 0) reactor_.cancel_timer(drain_timer_);
+  if (drain_poll_ != 0) reactor_.cancel_timer(drain_poll_);
+  drain_timer_ = drain_poll_ = 0;
+  const size_t open = server_.open_connections();
+  logger_.log({LogLevel::kNotice, LogEvent::kStopping,
+               std::string("second ") + (signo == SIGINT ? "SIGINT" : "SIGTERM") +
+                   " while draining: stopping at once, closing " + std::to_string(open) +
+                   " connection(s)",
+               {}});
+  server_.abort_all("daemon stopping (second signal)");
+  reactor_.stop();
 }
 
 std::string App::status_line() const {
@@ -283,6 +301,9 @@ std::string App::status_line() const {
             : std::string()) +
        (t.stats.handler_failures != 0
             ? std::to_string(t.stats.handler_failures) + " handlers failed to start; "
+       (t.stats.listen_overflows != 0
+            ? std::to_string(t.stats.listen_overflows) +
+                  " dropped by the kernel at full accept queues (raise backlog); "
             : std::string()) +
        (t.stats.output_cut != 0
             ? std::to_string(t.stats.output_cut) + " cut at max_output_bytes; "

@@ -48,6 +48,8 @@ class App {
   bool reloading() const { return reload_in_flight_; }
   // Graceful stop; the reactor stops once drained or at the drain timeout.
   void stop();
+  // SIGTERM/SIGINT start the graceful stop; a second one during the drain
+  // ends it at once (stop_now); SIGHUP reloads.
   void on_signal(int signo);
 
   Server& server() { return server_; }
@@ -75,6 +77,7 @@ class App {
   void schedule_watchdog();
   void schedule_log_tick();
   void check_drained();
+  void stop_now(int signo);
   // Writes the reload report (an I/O job when there are I/O threads), then
   // runs reload_settled().
   void report_reload(bool ok);

@@ -45,7 +45,9 @@ inline constexpr uint32_t kDefaultReceiveBuffer = 4u << 20;
 struct ServiceConfig {
   std::string name;
   Mode mode = Mode::kChat;
-  SocketAddress listen;
+  // One listening socket per address (at least one): e.g. the same port on
+  // 127.0.0.1 and [::1].
+  std::vector<SocketAddress> listen;
   int backlog = 5;
   bool reuse_port = false;  // SO_REUSEPORT: several instances share the address
   uint32_t max_connections = 0;                // 0: only the global limit
@@ -105,6 +107,10 @@ struct ServiceConfig {
 
 struct Config {
   std::string source;  // path the config came from, for messages
+  // The include patterns of the main file, as written, and every file read
+  // (the main file first, then the included ones in the order read).
+  std::vector<std::string> include;
+  std::vector<std::string> files;
   DaemonConfig daemon;
   std::vector<ServiceConfig> services;
 };

@@ -26,7 +26,14 @@ struct ConfigLoad {
   bool ok() const { return config.has_value(); }
 };
 
-ConfigLoad parse_config(std::string_view text, std::string_view source_path);
+// kIgnore: 'include' is checked and recorded but no file is read (for the
+// fuzzer, which must not read the file system).
+enum class Includes { kRead, kIgnore };
+
+// `text` is the main file; included files are read relative to the directory
+// of `source_path`.
+ConfigLoad parse_config(std::string_view text, std::string_view source_path,
+                        Includes includes = Includes::kRead);
 ConfigLoad load_config_file(const std::string& path);
 
 }  // namespace socketd

@@ -23,6 +23,7 @@ class Diagnostics {
   void error(const toml::source_region& at, std::string_view message) { error(at.begin, message); }
   std::string unmask(std::string_view text) const;
   size_t count() const { return errors_.size(); }
+  const std::string& file() const { return file_; }
 
   // In file order, whatever order the checks ran in.
   std::vector<ConfigError> take_sorted();
@@ -32,6 +33,12 @@ class Diagnostics {
   const TextMask& mask_;
   std::vector<ConfigError> errors_;
 };
+
+// `text` with every control character escaped, so that one message stays one
+// line and cannot drive a terminal: \n, \r, \t, \0, \xHH for the other
+// C0 controls and DEL, \u0085 for C1 controls and U+2028/2029. Everything
+// else (printable ASCII, backslash, other UTF-8, invalid bytes) is unchanged.
+std::string escape_controls(std::string_view text);
 
 // One key = value of the file, with the key's name for messages.
 struct Field {

@@ -14,14 +14,6 @@ namespace socketd::config_internal {
 
 namespace {
 
-// A service as read, with where it was written (for ordering and messages).
-struct LoadedService {
-  ServiceConfig config;
-  toml::source_position table_at;
-  // Set only when both mode and listen are valid: only then can it conflict.
-  std::optional<toml::source_position> listen_at;
-};
-
 bool valid_service_name(std::string_view name) {
   return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
@@ -146,7 +138,7 @@ std::optional<LoadedService> load_service(Diagnostics& diag, const toml::key& na
                                   "] followed by its keys");
     return std::nullopt;
   }
-  LoadedService loaded{ServiceConfig{}, table->source().begin, std::nullopt};
+  LoadedService loaded{ServiceConfig{}, &diag, table->source().begin, name.source().begin, {}};
   ServiceConfig& service = loaded.config;
   service.name = name.str();
   const auto mode = read_mode(diag, *table, service.name);
@@ -159,7 +151,11 @@ std::optional<LoadedService> load_service(Diagnostics& diag, const toml::key& na
     diag.error(table->source(), "service " + quoted(service.name) +
                                     " has no 'listen': add listen = \"127.0.0.1:PORT\"");
   } else if (mode && std::find(rejected.begin(), rejected.end(), "listen") == rejected.end()) {
-    loaded.listen_at = listen->source().begin;
+    if (const auto* array = listen->as_array()) {
+      for (const auto& element : *array) loaded.listen_at.push_back(element.source().begin);
+    } else {
+      loaded.listen_at.push_back(listen->source().begin);
+    }
   }
   return loaded;
 }
@@ -175,24 +171,42 @@ const char* transport_name(Transport transport) {
 
 enum class Conflict { kNone, kSameAddress, kWildcardOverlap };
 
+// One listen address of one service.
+struct Binding {
+  const LoadedService* service;
+  size_t index;  // into config.listen
+  const SocketAddress& address() const { return service->config.listen[index]; }
+  Transport transport() const { return service->config.transport(); }
+};
+
 // Whether two listeners could not both bind. Port 0 never conflicts (the
 // kernel picks a free port); TCP and UDP have separate port spaces.
-Conflict conflict_between(const ServiceConfig& a, const ServiceConfig& b) {
-  if (a.transport() != b.transport() || a.listen.family() != b.listen.family()) {
-    return Conflict::kNone;
-  }
-  if (a.listen.port() == 0 || a.listen.port() != b.listen.port()) return Conflict::kNone;
-  if (a.listen == b.listen) return Conflict::kSameAddress;
-  if (is_wildcard(a.listen) || is_wildcard(b.listen)) return Conflict::kWildcardOverlap;
+Conflict conflict_between(const Binding& a, const Binding& b) {
+  const SocketAddress& x = a.address();
+  const SocketAddress& y = b.address();
+  if (a.transport() != b.transport() || x.family() != y.family()) return Conflict::kNone;
+  if (x.port() == 0 || x.port() != y.port()) return Conflict::kNone;
+  if (x == y) return Conflict::kSameAddress;
+  if (is_wildcard(x) || is_wildcard(y)) return Conflict::kWildcardOverlap;
   return Conflict::kNone;
 }
 
-std::string conflict_message(Conflict conflict, const ServiceConfig& later,
-                             const ServiceConfig& earlier, uint32_t earlier_line) {
-  const std::string other = "service " + quoted(earlier.name) + " (" + earlier.listen.to_string() +
-                            ", line " + std::to_string(earlier_line) + ")";
-  const std::string subject =
-      std::string(transport_name(later.transport())) + " address " + later.listen.to_string();
+// "line 12", or "conf.d/a.toml:12" when `other` is in another file than `from`.
+std::string place(const LoadedService& other, const LoadedService& from, uint32_t line) {
+  if (other.diag == from.diag) return "line " + std::to_string(line);
+  return other.diag->file() + ":" + std::to_string(line);
+}
+
+std::string conflict_message(Conflict conflict, const Binding& later, const Binding& earlier) {
+  const uint32_t earlier_line = earlier.service->listen_at[earlier.index].line;
+  const std::string where = place(*earlier.service, *later.service, earlier_line);
+  const bool same_service = earlier.service == later.service;
+  const std::string other =
+      same_service ? "this service's own " + earlier.address().to_string() + " (" + where + ")"
+                   : "service " + quoted(earlier.service->config.name) + " (" +
+                         earlier.address().to_string() + ", " + where + ")";
+  const std::string subject = std::string(transport_name(later.transport())) + " address " +
+                              later.address().to_string();
   if (conflict == Conflict::kSameAddress) {
     return subject + " is already used by " + other + ": give each service its own port";
   }
@@ -200,24 +214,25 @@ std::string conflict_message(Conflict conflict, const ServiceConfig& later,
          ": a wildcard address takes its port on every address; use another port";
 }
 
-void check_listen_conflicts(Diagnostics& diag, const std::vector<LoadedService>& services) {
-  for (size_t i = 0; i < services.size(); ++i) {
-    if (!services[i].listen_at) continue;
-    for (size_t j = 0; j < i; ++j) {
-      if (!services[j].listen_at) continue;
-      const auto conflict = conflict_between(services[i].config, services[j].config);
-      if (conflict == Conflict::kNone) continue;
-      diag.error(*services[i].listen_at,
-                 conflict_message(conflict, services[i].config, services[j].config,
-                                  services[j].listen_at->line));
-      break;
+void check_listen_conflicts(const std::vector<LoadedService>& services) {
+  std::vector<Binding> seen;
+  for (const auto& service : services) {
+    for (size_t k = 0; k < service.listen_at.size(); ++k) {
+      const Binding binding{&service, k};
+      for (const auto& earlier : seen) {
+        const auto conflict = conflict_between(binding, earlier);
+        if (conflict == Conflict::kNone) continue;
+        service.diag->error(service.listen_at[k], conflict_message(conflict, binding, earlier));
+        break;
+      }
+      seen.push_back(binding);
     }
   }
 }
 
 }  // namespace
 
-void load_services(Diagnostics& diag, const toml::node& node, Config& config) {
+void load_services(Diagnostics& diag, const toml::node& node, std::vector<LoadedService>& out) {
   const auto* table = node.as_table();
   if (table == nullptr) {
     diag.error(node.source(),
@@ -235,8 +250,29 @@ void load_services(Diagnostics& diag, const toml::node& node, Config& config) {
     return a.table_at.line != b.table_at.line ? a.table_at.line < b.table_at.line
                                               : a.table_at.column < b.table_at.column;
   });
-  check_listen_conflicts(diag, services);
-  for (auto& loaded : services) config.services.push_back(std::move(loaded.config));
+  for (auto& loaded : services) out.push_back(std::move(loaded));
+}
+
+void check_services(std::vector<LoadedService>& services, Config& config) {
+  // A name defined in two files: the later definition is the error.
+  std::vector<LoadedService> unique;
+  for (auto& service : services) {
+    const auto first = std::find_if(unique.begin(), unique.end(), [&](const auto& u) {
+      return u.config.name == service.config.name;
+    });
+    if (first != unique.end()) {
+      service.diag->error(service.name_at,
+                          "service " + quoted(service.config.name) + " is already defined at " +
+                              first->diag->file() + ":" +
+                              std::to_string(first->table_at.line) +
+                              ": each service is defined once across the main file and its "
+                              "includes; rename or remove one");
+      continue;
+    }
+    unique.push_back(std::move(service));
+  }
+  check_listen_conflicts(unique);
+  for (auto& loaded : unique) config.services.push_back(std::move(loaded.config));
 }
 
 }  // namespace socketd::config_internal

@@ -213,15 +213,59 @@ std::optional<milliseconds> read_duration(Diagnostics& diag, const Field& field,
   return milliseconds(static_cast<milliseconds::rep>(*ms));
 }
 
-std::optional<SocketAddress> read_listen(Diagnostics& diag, const Field& field) {
-  const auto text = read_string(diag, field);
-  if (!text) return std::nullopt;
-  auto address = SocketAddress::parse(*text);
+namespace {
+std::optional<SocketAddress> read_one_address(Diagnostics& diag, std::string_view key,
+                                              const toml::node& node) {
+  const auto* value = node.as_string();
+  if (value == nullptr) {
+    diag.error(node.source(), quoted(key) + " entries must be strings such as \"127.0.0.1:7\" or "
+                                            "\"[::1]:7\", not " + type_name(node.type()));
+    return std::nullopt;
+  }
+  const std::string text = diag.unmask(value->get());
+  auto address = SocketAddress::parse(text);
   if (!address) {
-    diag.error(field.node.source(),
-               quoted(field.key) + " \"" + *text + "\" " + listen_problem(*text));
+    diag.error(node.source(), quoted(key) + " \"" + text + "\" " + listen_problem(text));
   }
   return address;
+}
+}  // namespace
+
+std::optional<std::vector<SocketAddress>> read_listen(Diagnostics& diag, const Field& field) {
+  if (field.node.is_string()) {
+    auto address = read_one_address(diag, field.key, field.node);
+    if (!address) return std::nullopt;
+    return std::vector<SocketAddress>{*address};
+  }
+  const auto* array = field.node.as_array();
+  if (array == nullptr) {
+    diag.error(field.node.source(),
+               type_error(field, "an address such as \"127.0.0.1:7\", or an array of them such "
+                                 "as [\"127.0.0.1:7\", \"[::1]:7\"]"));
+    return std::nullopt;
+  }
+  if (array->empty()) {
+    diag.error(field.node.source(), quoted(field.key) + " must name at least one address");
+    return std::nullopt;
+  }
+  std::vector<SocketAddress> addresses;
+  bool ok = true;
+  for (const auto& element : *array) {
+    auto address = read_one_address(diag, field.key, element);
+    if (!address) {
+      ok = false;
+      continue;
+    }
+    if (std::find(addresses.begin(), addresses.end(), *address) != addresses.end()) {
+      diag.error(element.source(), quoted(field.key) + " lists " + address->to_string() +
+                                       " twice: remove one");
+      ok = false;
+      continue;
+    }
+    addresses.push_back(*address);
+  }
+  if (!ok) return std::nullopt;
+  return addresses;
 }
 
 std::optional<std::vector<Cidr>> read_cidr_list(Diagnostics& diag, const Field& field) {

@@ -38,8 +38,9 @@ std::optional<std::string> read_word(Diagnostics& diag, const Field& field);
 // Whole seconds as an integer, or "250ms", "10s", "5m", "1h"; at most 24 days.
 std::optional<std::chrono::milliseconds> read_duration(Diagnostics& diag, const Field& field,
                                                        ZeroDuration zero);
-// A numeric "host:port" or "[v6-host]:port".
-std::optional<SocketAddress> read_listen(Diagnostics& diag, const Field& field);
+// A numeric "host:port" or "[v6-host]:port", or a non-empty array of them
+// (each once): the addresses one service listens on.
+std::optional<std::vector<SocketAddress>> read_listen(Diagnostics& diag, const Field& field);
 // An array of "address" or "address/prefix" strings; each bad entry is
 // reported at its own position.
 std::optional<std::vector<Cidr>> read_cidr_list(Diagnostics& diag, const Field& field);

@@ -28,6 +28,7 @@ enum class LogEvent {
   kLimitHit,
   kStopping,
   kLogDropped,  // records an AsyncSink dropped because its queue was full
+  kUploadRefused,  // a stream upload refused before anything was stored
   kExecExited,  // an exec-mode handler exited (status, run time, bytes)
   kExecStderr,  // one line an exec-mode handler wrote to its stderr
 };
@@ -44,6 +45,9 @@ struct LogRecord {
   LogEvent event = LogEvent::kGeneric;
   std::string message;  // human-readable; must already be escaped if untrusted
   std::vector<LogField> fields;
+  // A record its emitter writes once per episode (fd exhaustion began, a
+  // limit was first hit): never rate limited, since nothing repeats it.
+  bool once = false;
 };
 
 class LogSink {
@@ -54,7 +58,7 @@ class LogSink {
   virtual void tick() noexcept {}
   // Whether a record of `service` written now would be passed on, so a caller
   // can skip building a record that would only be thrown away.
-  virtual bool admits(std::string_view /*service*/) noexcept { return true; }
+  virtual bool admits(LogLevel /*level*/, std::string_view /*service*/) noexcept { return true; }
 };
 
 // Human-readable lines on stderr, one per record. With JOURNAL_STREAM
@@ -82,7 +86,7 @@ class Logger {
   void tick() noexcept { sink_->tick(); }
   // enabled(level), and the sink would pass a record of `service` now.
   bool admits(LogLevel level, std::string_view service) noexcept {
-    return enabled(level) && sink_->admits(service);
+    return enabled(level) && sink_->admits(level, service);
   }
   void log(LogLevel level, std::string message) noexcept {
     log(LogRecord{level, LogEvent::kGeneric, std::move(message), {}});

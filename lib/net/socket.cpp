@@ -1,6 +1,7 @@
 #include "net/socket.hpp"
 
 #include <fcntl.h>
+#include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -17,8 +18,12 @@ Result<Fd> bound_socket(const SocketAddress& addr, int type, bool reuse_port) {
   Fd fd(::socket(addr.family(), type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd) return errno_code();
   // SO_REUSEADDR lets a restarted daemon rebind while old connections sit in
-  // TIME_WAIT; it does not allow two live listeners on one TCP port.
-  if (auto ec = set_int_option(fd.get(), SOL_SOCKET, SO_REUSEADDR, 1)) return ec;
+  // TIME_WAIT; it does not allow two live listeners on one TCP port. On UDP
+  // (no TIME_WAIT) it would let a second daemon bind the same address and
+  // silently take its datagrams: sharing is only with reuse_port.
+  if (type == SOCK_STREAM) {
+    if (auto ec = set_int_option(fd.get(), SOL_SOCKET, SO_REUSEADDR, 1)) return ec;
+  }
   if (reuse_port) {
     if (auto ec = set_int_option(fd.get(), SOL_SOCKET, SO_REUSEPORT, 1)) return ec;
   }
@@ -51,6 +56,16 @@ Result<Fd> accept_nonblocking(int listen_fd, SocketAddress& peer) {
     if (fd >= 0) return Fd(fd);
     if (errno != EINTR) return errno_code();
   }
+}
+
+std::optional<uint32_t> listen_drops(int fd) {
+  uint32_t meminfo[SK_MEMINFO_VARS] = {};
+  socklen_t len = sizeof meminfo;
+  if (::getsockopt(fd, SOL_SOCKET, SO_MEMINFO, meminfo, &len) != 0 ||
+      len < sizeof(uint32_t) * (SK_MEMINFO_DROPS + 1)) {
+    return std::nullopt;
+  }
+  return meminfo[SK_MEMINFO_DROPS];
 }
 
 Result<SocketAddress> local_address(int fd) {

@@ -6,6 +6,8 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <span>
 
 #include "net/address.hpp"
@@ -24,6 +26,10 @@ Result<Fd> bind_udp(const SocketAddress& addr, bool reuse_port = false);
 // Accepts one connection; peer is filled in. EAGAIN when the queue is empty.
 Result<Fd> accept_nonblocking(int listen_fd, SocketAddress& peer);
 Result<SocketAddress> local_address(int fd);
+// Connection attempts the kernel dropped at a listening socket since it was
+// created (SO_MEMINFO's drop count; for a listener almost always because its
+// accept queue, the backlog, was full). nullopt if the kernel does not say.
+std::optional<uint32_t> listen_drops(int fd);
 std::error_code set_nonblocking(int fd);
 // For a socket handed to another program as its stdin/stdout (exec mode).
 std::error_code set_blocking(int fd);

@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace socketd {
@@ -72,11 +73,27 @@ void PeerCounts::remove(const SocketAddress& peer) {
 bool AdmissionPolicy::over_rate(Clock::time_point now) {
   const uint32_t rate = settings_->config.max_connection_rate;
   if (rate == 0) return false;
-  if (now - rate_window_ >= std::chrono::seconds(1)) {
-    rate_window_ = now;
-    rate_count_ = 0;
-  }
-  return ++rate_count_ > rate;
+  // GCRA (a token bucket held as one time point): each connection moves the
+  // theoretical arrival time on by 1 s / rate; a connection that would put it
+  // more than a second ahead of now is over the rate. Bursts of up to `rate`,
+  // and `rate` per second in the long run, however long the listener pauses.
+  const auto interval = std::chrono::duration_cast<Clock::duration>(std::chrono::seconds(1)) / rate;
+  const auto next = std::max(rate_tat_, now) + interval;
+  if (next - now > std::chrono::seconds(1)) return true;
+  rate_tat_ = next;
+  return false;
+}
+
+std::chrono::milliseconds AdmissionPolicy::rate_pause(Clock::time_point now) const {
+  const auto& config = settings_->config;
+  if (config.max_connection_rate == 0) return config.rate_pause;
+  const auto interval =
+      std::chrono::duration_cast<Clock::duration>(std::chrono::seconds(1)) /
+      config.max_connection_rate;
+  // The next connection fits once rate_tat_ + interval - now <= 1 s.
+  const auto until_room = rate_tat_ + interval - std::chrono::seconds(1) - now;
+  const auto wait = std::chrono::ceil<std::chrono::milliseconds>(until_room);
+  return std::max(config.rate_pause, wait);
 }
 
 std::optional<Refusal> AdmissionPolicy::check_accept(const SocketAddress& peer,
@@ -85,12 +102,10 @@ std::optional<Refusal> AdmissionPolicy::check_accept(const SocketAddress& peer,
   const bool proxied = config.proxy_protocol;
   if (proxied && !settings_->proxy_sources.allows(peer)) return Refusal::kProxySources;
   if (!proxied && !settings_->access.allows(peer)) return Refusal::kAccess;
-  if (over_rate(now)) {
-    // Like xinetd's cps: pause, then start counting afresh once resumed.
-    rate_window_ = now + config.rate_pause;
-    rate_count_ = 0;
-    return Refusal::kRate;
-  }
+  // Like xinetd's cps the listener then pauses for rate_pause; unlike it, the
+  // count does not start afresh after the pause (that let through `rate`
+  // per rate_pause plus burst, 100/s for 50/s and 500ms).
+  if (over_rate(now)) return Refusal::kRate;
   if (load.daemon_open >= load.daemon_max) return Refusal::kDaemonMaxConnections;
   if (config.max_connections != 0 && load.service_open >= config.max_connections) {
     return Refusal::kMaxConnections;

@@ -98,6 +98,11 @@ class AdmissionPolicy {
   void opened(const SocketAddress& client) { per_source_.add(client); }
   void closed(const SocketAddress& client) { per_source_.remove(client); }
 
+  // After a kRate refusal: how long the listener pauses. rate_pause, or
+  // longer if the rate allows no connection before then, so the clients that
+  // waited in the backlog meanwhile are not refused in turn.
+  std::chrono::milliseconds rate_pause(Clock::time_point now) const;
+
   // What the journal's SOCKETD_LIMIT says for `refusal` and what the log line
   // names as the limit reached (with the values in force).
   std::string limit_text(Refusal refusal) const;
@@ -107,8 +112,8 @@ class AdmissionPolicy {
 
   std::shared_ptr<const ServiceSettings> settings_;
   PeerCounts per_source_;
-  Clock::time_point rate_window_{};
-  uint32_t rate_count_ = 0;
+  // max_connection_rate: when the bucket is next empty (see over_rate()).
+  Clock::time_point rate_tat_{};
 };
 
 }  // namespace socketd

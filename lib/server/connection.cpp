@@ -26,7 +26,7 @@ Connection::Connection(ServiceRuntime& service, std::shared_ptr<const ServiceSet
     proxied_->header_wait.owner = this;
     admitted_ = false;
   } else if (settings_->config.mode != Mode::kExec) {
-    session_ = service.make_session(*settings_);
+    session_ = service.make_session(*settings_, peer_);
   }
 }
 
@@ -168,7 +168,7 @@ std::span<const char> Connection::take_proxy_header(std::span<const char> chunk)
     return {};
   }
   admitted_ = true;
-  session_ = service_.make_session(*settings_);
+  session_ = service_.make_session(*settings_, peer_);
   session_->on_open(*this);
   settle();
   return chunk.subspan(proxied_->reader.consumed_from_last());

@@ -25,6 +25,9 @@ class Listener : public IoHandler {
   virtual void close() = 0;
   // Stops taking new clients for `duration`, then resumes by itself.
   virtual void pause(std::chrono::milliseconds) {}
+  // About once a second: looks whether the kernel dropped clients because the
+  // accept queue was full since the last look; counts and reports them.
+  virtual void check_overflow() {}
 };
 
 }  // namespace socketd

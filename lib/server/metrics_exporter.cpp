@@ -67,6 +67,10 @@ void MetricsExporter::render(std::string& out, std::span<const Service> services
   per_service(x, services, "socketd_bytes_sent_total", "counter",
               "Payload bytes sent to TCP clients, by service.", is_tcp,
               [](const ServiceStats& s) { return s.bytes_out; });
+  per_service(x, services, "socketd_listen_overflows_total", "counter",
+              "Connection attempts the kernel dropped at a full accept queue (raise backlog), "
+              "by service.",
+              is_tcp, [](const ServiceStats& s) { return s.listen_overflows; });
   bool any_upload = false;
   for (const auto& s : services) any_upload = any_upload || stores(s);
   if (any_upload) {

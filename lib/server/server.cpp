@@ -24,6 +24,7 @@ void add_stats(ServiceStats& to, const ServiceStats& from) {
   to.timed_out += from.timed_out;
   to.proxy_errors += from.proxy_errors;
   to.output_cut += from.output_cut;
+  to.listen_overflows += from.listen_overflows;
   for (size_t i = 0; i < std::size(to.refused_by); ++i) to.refused_by[i] += from.refused_by[i];
   to.uploads_refused += from.uploads_refused;
   to.upload_bytes += from.upload_bytes;
@@ -67,6 +68,7 @@ Server::Server(Reactor& reactor, Logger& logger) : context_(reactor, logger) {
 
 Server::~Server() {
   if (sweep_timer_ != 0) context_.reactor.cancel_timer(sweep_timer_);
+  if (overflow_timer_ != 0) context_.reactor.cancel_timer(overflow_timer_);
   stop_listening();
   services_.clear();
   retiring_.clear();
@@ -91,43 +93,46 @@ void Server::use_upload_store(std::unique_ptr<UploadStore> store) {
 }
 
 Result<std::unique_ptr<Listener>> Server::open_listener(const ServiceConfig& service,
+                                                        const SocketAddress& address,
                                                         InheritedSockets* inherited) {
   auto& reactor = context_.reactor;
   Fd fd;
   if (inherited != nullptr) {
     if (auto it = inherited->find(service.name); it != inherited->end()) {
-      if (auto ec = check_inherited(it->second.get(), service.transport())) return ec;
-      fd = std::move(it->second);
-      inherited->erase(it);
+      auto bound = local_address(it->second.get());
+      if (service.listen.size() == 1 || (bound && *bound == address)) {
+        if (auto ec = check_inherited(it->second.get(), service.transport())) return ec;
+        fd = std::move(it->second);
+        inherited->erase(it);
+      }
     }
   }
   if (!fd) {
     auto bound = service.transport() == Transport::kTcp
-                     ? listen_tcp(service.listen,
+                     ? listen_tcp(address,
                                   {.backlog = service.backlog, .reuse_port = service.reuse_port})
-                     : bind_udp(service.listen, service.reuse_port);
+                     : bind_udp(address, service.reuse_port);
     if (!bound) return bound.error();
     fd = std::move(*bound);
   }
   if (service.transport() == Transport::kTcp) {
-    return std::unique_ptr<Listener>(new TcpListener(reactor, std::move(fd), service.listen));
+    return std::unique_ptr<Listener>(new TcpListener(reactor, std::move(fd), address));
   }
-  return std::unique_ptr<Listener>(new UdpListener(reactor, std::move(fd), service.listen));
+  return std::unique_ptr<Listener>(new UdpListener(reactor, std::move(fd), address));
 }
 
-size_t Server::find_reusable(const ServiceConfig& service, const std::vector<bool>& taken) const {
+size_t Server::find_reusable(const ServiceConfig& service, const SocketAddress& address,
+                             const std::vector<bool>& taken) const {
   auto usable = [&](size_t j, auto&& same_address) {
     return !taken[j] && listeners_[j]->transport() == service.transport() &&
            same_address(*listeners_[j]);
   };
-  auto configured = [&](const Listener& l) { return l.configured() == service.listen; };
+  auto configured = [&](const Listener& l) { return l.configured() == address; };
   // "127.0.0.1:P" also matches the socket a "127.0.0.1:0" service got port P on.
-  auto bound = [&](const Listener& l) {
-    return service.listen.port() != 0 && l.bound() == service.listen;
-  };
+  auto bound = [&](const Listener& l) { return address.port() != 0 && l.bound() == address; };
   // Several services may say "127.0.0.1:0": give each its own socket back first.
   for (size_t j = 0; j < listeners_.size(); ++j) {
-    if (services_[j]->name() == service.name && usable(j, configured)) return j;
+    if (services_[owner_[j]]->name() == service.name && usable(j, configured)) return j;
   }
   for (size_t j = 0; j < listeners_.size(); ++j) {
     if (usable(j, configured) || usable(j, bound)) return j;
@@ -135,11 +140,12 @@ size_t Server::find_reusable(const ServiceConfig& service, const std::vector<boo
   return SIZE_MAX;
 }
 
-size_t Server::find_overlapping(const ServiceConfig& service, const std::vector<bool>& taken) const {
+size_t Server::find_overlapping(const ServiceConfig& service, const SocketAddress& address,
+                                const std::vector<bool>& taken) const {
   for (size_t j = 0; j < listeners_.size(); ++j) {
     const auto& bound = listeners_[j]->bound();
     if (!taken[j] && listeners_[j]->transport() == service.transport() &&
-        bound.family() == service.listen.family() && bound.port() == service.listen.port()) {
+        bound.family() == address.family() && bound.port() == address.port()) {
       return j;
     }
   }
@@ -147,60 +153,55 @@ size_t Server::find_overlapping(const ServiceConfig& service, const std::vector<
 }
 
 std::vector<std::string> Server::apply(const Config& config, InheritedSockets* inherited) {
-  const size_t n = config.services.size();
-  // Phase 1: find or open a listener for every service while every old socket
-  // stays open and nothing is changed yet.
-  std::vector<size_t> reuse(n, SIZE_MAX);  // index into listeners_
-  std::vector<bool> taken(listeners_.size(), false);
-  std::vector<std::unique_ptr<Listener>> fresh(n);
-  std::vector<size_t> blocked;  // services whose address an old listener of ours holds
-  std::vector<std::string> errors;
-  auto cannot_listen = [&](const ServiceConfig& service, std::error_code ec) {
-    errors.push_back("service '" + service.name + "': cannot listen on " +
-                     service.listen.to_string() + ": " + ec.message());
+  // One binding per listen address of each service, in config order.
+  struct Binding {
+    size_t service;  // index into config.services
+    SocketAddress address;
   };
-  for (size_t i = 0; i < n; ++i) {
-    const auto& service = config.services[i];
-    if ((reuse[i] = find_reusable(service, taken)) != SIZE_MAX) {
-      taken[reuse[i]] = true;
+  std::vector<Binding> bindings;
+  for (size_t i = 0; i < config.services.size(); ++i) {
+    for (const auto& address : config.services[i].listen) bindings.push_back({i, address});
+  }
+  const size_t m = bindings.size();
+  // Phase 1: find or open a listener for every binding while every old
+  // socket stays open and nothing is changed yet.
+  std::vector<size_t> reuse(m, SIZE_MAX);  // index into listeners_
+  std::vector<bool> taken(listeners_.size(), false);
+  std::vector<std::unique_ptr<Listener>> fresh(m);
+  std::vector<size_t> blocked;  // bindings whose address an old listener of ours holds
+  std::vector<std::string> errors;
+  auto cannot_listen = [&](const ServiceConfig& service, const SocketAddress& address,
+                           std::error_code ec) {
+    errors.push_back("service '" + service.name + "': cannot listen on " + address.to_string() +
+                     ": " + ec.message());
+  };
+  for (size_t k = 0; k < m; ++k) {
+    const auto& service = config.services[bindings[k].service];
+    const auto& address = bindings[k].address;
+    if ((reuse[k] = find_reusable(service, address, taken)) != SIZE_MAX) {
+      taken[reuse[k]] = true;
       continue;
     }
-    auto opened = open_listener(service, inherited);
+    auto opened = open_listener(service, address, inherited);
     if (opened) {
-      fresh[i] = std::move(*opened);
+      fresh[k] = std::move(*opened);
     } else if (opened.error() == std::errc::address_in_use) {
-      blocked.push_back(i);  // e.g. 127.0.0.1:P widened to 0.0.0.0:P: see below
+      blocked.push_back(k);  // e.g. 127.0.0.1:P widened to 0.0.0.0:P: see below
     } else {
-      cannot_listen(service, opened.error());
+      cannot_listen(service, address, opened.error());
     }
   }
   // An address held by one of our own listeners that this reload drops: that
   // socket must close before the new one can bind. Only now, with everything
   // else in place, and with a way back if the bind still fails.
-  for (size_t i : blocked) {
-    const auto& service = config.services[i];
-    const size_t j = errors.empty() ? find_overlapping(service, taken) : SIZE_MAX;
-    if (j == SIZE_MAX) {
-      cannot_listen(service, std::make_error_code(std::errc::address_in_use));
-      continue;
-    }
-    const SocketAddress old_address = listeners_[j]->bound();
-    const ServiceConfig old_service = services_[j]->settings().config;
-    listeners_[j]->close();
-    context_.reactor.retire(std::move(listeners_[j]));
-    auto opened = open_listener(service, nullptr);
-    if (opened) {
-      fresh[i] = std::move(*opened);
-      taken[j] = true;  // gone: nothing to carry over
-      continue;
-    }
-    cannot_listen(service, opened.error());
-    ServiceConfig back = old_service;
-    back.listen = old_address;
-    auto restored = open_listener(back, nullptr);
+  // Old listeners closed to make room, for the way back: (binding, old listener).
+  std::vector<std::pair<size_t, size_t>> swapped;
+  auto restore = [&](size_t j, const ServiceConfig& old_service, const SocketAddress& old_address,
+                     ServiceRuntime& old_runtime) {
+    auto restored = open_listener(old_service, old_address, nullptr);
     if (restored) {
       listeners_[j] = std::move(*restored);
-      if (auto ec = listeners_[j]->attach(*services_[j])) {
+      if (auto ec = listeners_[j]->attach(old_runtime)) {
         errors.push_back("service '" + old_service.name + "': cannot watch its socket " +
                          old_address.to_string() + " again after the failed reload: " +
                          ec.message());
@@ -210,13 +211,54 @@ std::vector<std::string> Server::apply(const Config& config, InheritedSockets* i
                        old_address.to_string() + " while trying the reload: " +
                        restored.error().message());
     }
+  };
+  std::vector<SocketAddress> closed_addresses(listeners_.size());
+  for (size_t k : blocked) {
+    const auto& service = config.services[bindings[k].service];
+    const auto& address = bindings[k].address;
+    const size_t j = errors.empty() ? find_overlapping(service, address, taken) : SIZE_MAX;
+    if (j == SIZE_MAX) {
+      cannot_listen(service, address, std::make_error_code(std::errc::address_in_use));
+      continue;
+    }
+    const SocketAddress old_address = listeners_[j]->bound();
+    ServiceRuntime& old_runtime = *services_[owner_[j]];
+    const ServiceConfig old_service = old_runtime.settings().config;
+    listeners_[j]->close();
+    context_.reactor.retire(std::move(listeners_[j]));
+    closed_addresses[j] = old_address;
+    auto opened = open_listener(service, address, nullptr);
+    if (opened) {
+      fresh[k] = std::move(*opened);
+      taken[j] = true;  // gone: nothing to carry over
+      swapped.emplace_back(k, j);
+      continue;
+    }
+    cannot_listen(service, address, opened.error());
+    restore(j, old_service, old_address, old_runtime);
   }
-  if (!errors.empty()) return errors;  // the fresh sockets close here; old config intact
+  if (!errors.empty()) {
+    // Undo the swaps that succeeded before a later binding failed: close the
+    // new socket, then take the old address back.
+    for (const auto& [k, j] : swapped) {
+      fresh[k].reset();
+      ServiceRuntime& old_runtime = *services_[owner_[j]];
+      restore(j, old_runtime.settings().config, closed_addresses[j], old_runtime);
+    }
+    // The fresh sockets close here; the old config is intact, except for a
+    // listener lost above (reported), which is dropped from the table.
+    for (size_t j = listeners_.size(); j-- > 0;) {
+      if (listeners_[j]) continue;
+      listeners_.erase(listeners_.begin() + static_cast<std::ptrdiff_t>(j));
+      owner_.erase(owner_.begin() + static_cast<std::ptrdiff_t>(j));
+    }
+    return errors;
+  }
 
   // Phase 2: commit. Runtimes are matched by service name, so a service keeps
   // its connections and counters across a reload even if its port moved.
+  const size_t n = config.services.size();
   std::vector<std::unique_ptr<ServiceRuntime>> runtimes;
-  std::vector<std::unique_ptr<Listener>> listeners;
   for (size_t i = 0; i < n; ++i) {
     auto settings = std::make_shared<const ServiceSettings>(config.services[i]);
     auto it = std::find_if(services_.begin(), services_.end(),
@@ -228,13 +270,18 @@ std::vector<std::string> Server::apply(const Config& config, InheritedSockets* i
       runtimes.push_back(
           std::make_unique<ServiceRuntime>(context_, settings, stats_for(settings->config.name)));
     }
-    listeners.push_back(reuse[i] != SIZE_MAX ? std::move(listeners_[reuse[i]])
-                                             : std::move(fresh[i]));
   }
-  for (size_t i = 0; i < n; ++i) {
-    if (auto ec = listeners[i]->attach(*runtimes[i])) {
-      context_.logger.log(LogLevel::kError, "service '" + runtimes[i]->name() +
-                                                "': cannot watch its socket: " + ec.message());
+  std::vector<std::unique_ptr<Listener>> listeners;
+  std::vector<size_t> owners;
+  for (size_t k = 0; k < m; ++k) {
+    listeners.push_back(reuse[k] != SIZE_MAX ? std::move(listeners_[reuse[k]])
+                                             : std::move(fresh[k]));
+    owners.push_back(bindings[k].service);
+    if (auto ec = listeners.back()->attach(*runtimes[bindings[k].service])) {
+      context_.logger.log(LogLevel::kError, "service '" + runtimes[bindings[k].service]->name() +
+                                                "': cannot watch its socket " +
+                                                bindings[k].address.to_string() + ": " +
+                                                ec.message());
     }
   }
   // Removed services stop listening now but serve their connections to the end.
@@ -250,6 +297,7 @@ std::vector<std::string> Server::apply(const Config& config, InheritedSockets* i
     context_.reactor.retire(std::move(old));
   }
   listeners_ = std::move(listeners);
+  owner_ = std::move(owners);
 
   context_.max_connections = config.daemon.max_connections;
   context_.max_output_bytes = config.daemon.max_output_bytes;
@@ -263,7 +311,17 @@ std::vector<std::string> Server::apply(const Config& config, InheritedSockets* i
   }
   sweep_interval_ = std::max(shortest, std::chrono::milliseconds(10));
   schedule_sweep();
+  if (overflow_timer_ == 0) schedule_overflow_check();
   return {};
+}
+
+// One getsockopt per TCP listener a second: cheap enough to run always.
+void Server::schedule_overflow_check() {
+  overflow_timer_ = context_.reactor.add_timer(std::chrono::seconds(1), [this] {
+    overflow_timer_ = 0;
+    for (auto& listener : listeners_) listener->check_overflow();
+    schedule_overflow_check();
+  });
 }
 
 void Server::schedule_sweep() {
@@ -314,6 +372,7 @@ void Server::stop_listening() {
     context_.reactor.retire(std::move(listener));
   }
   listeners_.clear();
+  owner_.clear();
 }
 
 void Server::terminate_handlers(std::string_view why) {
@@ -329,7 +388,8 @@ void Server::abort_all(std::string_view reason) {
 std::vector<ListenerInfo> Server::listeners() const {
   std::vector<ListenerInfo> out;
   for (size_t i = 0; i < listeners_.size(); ++i) {
-    out.push_back({services_[i]->name(), listeners_[i]->transport(), listeners_[i]->bound()});
+    out.push_back(
+        {services_[owner_[i]]->name(), listeners_[i]->transport(), listeners_[i]->bound()});
   }
   return out;
 }

@@ -1,7 +1,7 @@
-// Server: every configured service, its listener and its connections, on one
-// Reactor. apply() switches configurations atomically: unchanged listeners
-// keep their socket, new ones are bound before old ones close, and if any
-// address cannot be bound nothing changes at all.
+// Server: every configured service, its listeners (one per listen address)
+// and its connections, on one Reactor. apply() switches configurations
+// atomically: unchanged listeners keep their socket, new ones are bound before
+// old ones close, and if any address cannot be bound nothing changes at all.
 #pragma once
 
 #include <map>
@@ -29,7 +29,9 @@ struct ServerTotals {
   ServiceStats stats;  // summed over services, including removed ones
 };
 
-// Sockets handed over by systemd (socket activation), by service name.
+// Sockets handed over by systemd (socket activation), by service name. A
+// service with several listen addresses adopts it for the address it is
+// bound to (any, if the service has one address).
 using InheritedSockets = std::map<std::string, Fd>;
 
 class Server {
@@ -72,12 +74,16 @@ class Server {
 
  private:
   Result<std::unique_ptr<Listener>> open_listener(const ServiceConfig& service,
+                                                  const SocketAddress& address,
                                                   InheritedSockets* inherited);
-  // An old listener this service may keep (same name first), or SIZE_MAX.
-  size_t find_reusable(const ServiceConfig& service, const std::vector<bool>& taken) const;
-  // An old listener on the same port and family that blocks binding `service`.
-  size_t find_overlapping(const ServiceConfig& service, const std::vector<bool>& taken) const;
+  // An old listener this service may keep for `address` (same name first), or SIZE_MAX.
+  size_t find_reusable(const ServiceConfig& service, const SocketAddress& address,
+                       const std::vector<bool>& taken) const;
+  // An old listener on the same port and family that blocks binding `address`.
+  size_t find_overlapping(const ServiceConfig& service, const SocketAddress& address,
+                          const std::vector<bool>& taken) const;
   void schedule_sweep();
+  void schedule_overflow_check();
   void sweep();
   // [daemon] max_output_bytes exceeded: close the connections with the most
   // output queued until the total is back under three quarters of the cap.
@@ -97,9 +103,11 @@ class Server {
   std::unique_ptr<IoPool> io_;
   std::vector<std::unique_ptr<ServiceRuntime>> services_;  // in config order
   std::vector<std::unique_ptr<ServiceRuntime>> retiring_;  // removed, still serving
-  std::vector<std::unique_ptr<Listener>> listeners_;        // listeners_[i] feeds services_[i]
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  std::vector<size_t> owner_;  // listeners_[k] feeds services_[owner_[k]]
   std::chrono::milliseconds sweep_interval_{1000};
   TimerId sweep_timer_ = 0;
+  TimerId overflow_timer_ = 0;
   bool output_cut_pending_ = false;
 };
 

@@ -113,7 +113,8 @@ void ServiceRuntime::refused(Refusal refusal, const SocketAddress& client,
 
 namespace {
 
-using SessionMaker = std::unique_ptr<Session> (ServiceRuntime::*)(const ServiceSettings&);
+using SessionMaker = std::unique_ptr<Session> (ServiceRuntime::*)(const ServiceSettings&,
+                                                                   const SocketAddress&);
 struct ModeSessions {
   Mode mode;
   // nullptr: the mode has no sessions (UDP: no connections; exec: a handler
@@ -147,41 +148,47 @@ struct ServiceRuntime::Makers {
   }
 };
 
-std::unique_ptr<Session> ServiceRuntime::make_session(const ServiceSettings& settings) {
+std::unique_ptr<Session> ServiceRuntime::make_session(const ServiceSettings& settings,
+                                                      const SocketAddress& peer) {
   static_assert(Makers::in_step(), "one session maker per TCP mode, in kModeTable's order");
   const SessionMaker make = Makers::kTable[static_cast<size_t>(settings.config.mode)].make;
-  return make != nullptr ? (this->*make)(settings) : nullptr;
+  return make != nullptr ? (this->*make)(settings, peer) : nullptr;
 }
 
-std::unique_ptr<Session> ServiceRuntime::make_banner(const ServiceSettings& settings) {
+std::unique_ptr<Session> ServiceRuntime::make_banner(const ServiceSettings& settings,
+                                                     const SocketAddress&) {
   return std::make_unique<BannerSession>(settings.config.message);
 }
 
-std::unique_ptr<Session> ServiceRuntime::make_chat(const ServiceSettings& settings) {
+std::unique_ptr<Session> ServiceRuntime::make_chat(const ServiceSettings& settings,
+                                                   const SocketAddress&) {
   return std::make_unique<ChatSession>(settings.chat, context_.random);
 }
 
-std::unique_ptr<Session> ServiceRuntime::make_echo(const ServiceSettings&) {
+std::unique_ptr<Session> ServiceRuntime::make_echo(const ServiceSettings&, const SocketAddress&) {
   return std::make_unique<EchoSession>();
 }
 
-std::unique_ptr<Session> ServiceRuntime::make_upload(const ServiceSettings& settings) {
+std::unique_ptr<Session> ServiceRuntime::make_upload(const ServiceSettings& settings,
+                                                     const SocketAddress& peer) {
   return std::make_unique<UploadSession>(
       settings.upload,
       [open = upload_opener(settings)](Wake wake) { return open(0, false, std::move(wake)); },
-      upload_finisher(), upload_refuser());
+      upload_finisher(peer), upload_refuser(peer));
 }
 
-std::unique_ptr<Session> ServiceRuntime::make_stream_upload(const ServiceSettings& settings) {
+std::unique_ptr<Session> ServiceRuntime::make_stream_upload(const ServiceSettings& settings,
+                                                            const SocketAddress& peer) {
   return std::make_unique<StreamUploadSession>(
       settings.upload,
       [open = upload_opener(settings)](uint64_t size, Wake wake) {
         return open(size, true, std::move(wake));
       },
-      upload_finisher(), upload_refuser());
+      upload_finisher(peer), upload_refuser(peer));
 }
 
-std::unique_ptr<Session> ServiceRuntime::make_metrics(const ServiceSettings& settings) {
+std::unique_ptr<Session> ServiceRuntime::make_metrics(const ServiceSettings& settings,
+                                                      const SocketAddress&) {
   return std::make_unique<MetricsSession>(settings.metrics, context_.render_metrics);
 }
 
@@ -203,29 +210,42 @@ std::function<std::unique_ptr<UploadTarget>(uint64_t, bool, Wake)> ServiceRuntim
   };
 }
 
-std::function<void(const UploadResult&)> ServiceRuntime::upload_finisher() {
-  return [this](const UploadResult& result) {
-    const bool done = result.state == UploadResult::State::kFinished;
-    ++(done ? stats_.uploads_finished : stats_.uploads_incomplete);
-    stats_.upload_bytes += result.bytes;
-    context_.logger.log(
-        {done ? LogLevel::kInfo : LogLevel::kWarning,
-         done ? LogEvent::kUploadFinished : LogEvent::kUploadIncomplete,
-         name() + ": upload " + result.file + (done ? " finished, " : " incomplete, ") +
-             std::to_string(result.bytes) + " bytes" +
-             (result.sha256.empty() ? "" : ", sha256 " + result.sha256) +
-             (result.reason.empty() ? "" : ": " + result.reason),
-         {{"SERVICE", name()}, {"FILE", result.file}, {"BYTES", std::to_string(result.bytes)}}});
-  };
+std::function<void(const UploadResult&)> ServiceRuntime::upload_finisher(
+    const SocketAddress& peer) {
+  return [this, peer](const UploadResult& result) { upload_ended(result, peer); };
 }
 
-std::function<void(std::string_view)> ServiceRuntime::upload_refuser() {
-  // Nothing was stored: counted, and logged with the reason the client was told.
-  return [this](std::string_view reason) {
+void ServiceRuntime::upload_ended(const UploadResult& result, const SocketAddress& peer) {
+  const bool done = result.state == UploadResult::State::kFinished;
+  ++(done ? stats_.uploads_finished : stats_.uploads_incomplete);
+  stats_.upload_bytes += result.bytes;
+  std::string from = peer.to_string();
+  LogRecord record{done ? LogLevel::kInfo : LogLevel::kWarning,
+                   done ? LogEvent::kUploadFinished : LogEvent::kUploadIncomplete,
+                   name() + ": upload " + result.file + (done ? " finished, " : " incomplete, ") +
+                       std::to_string(result.bytes) + " bytes" +
+                       (result.sha256.empty() ? "" : ", sha256 " + result.sha256) +
+                       (result.reason.empty() ? "" : ": " + result.reason) + " (from " + from +
+                       ")",
+                   {{"SERVICE", name()},
+                    {"PEER", std::move(from)},
+                    {"FILE", result.file},
+                    {"BYTES", std::to_string(result.bytes)}}};
+  if (!result.reason.empty()) record.fields.push_back({"REASON", result.reason});
+  context_.logger.log(record);
+}
+
+std::function<void(std::string_view)> ServiceRuntime::upload_refuser(const SocketAddress& peer) {
+  // Nothing was stored: counted, and logged with the client and the reason it
+  // was told. The client's mistake or a limit, not the daemon's: a notice.
+  return [this, peer](std::string_view reason) {
     ++stats_.uploads_refused;
-    context_.logger.log({LogLevel::kNotice, LogEvent::kGeneric,
-                         name() + ": upload refused: " + std::string(reason),
-                         {{"SERVICE", name()}, {"REASON", std::string(reason)}}});
+    std::string from = peer.to_string();
+    context_.logger.log({LogLevel::kNotice, LogEvent::kUploadRefused,
+                         name() + ": upload from " + from + " refused: " + std::string(reason),
+                         {{"SERVICE", name()},
+                          {"PEER", std::move(from)},
+                          {"REASON", std::string(reason)}}});
   };
 }
 

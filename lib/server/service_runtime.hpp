@@ -14,6 +14,7 @@
 #include "server/idle_list.hpp"
 #include "server/server_context.hpp"
 #include "server/service_settings.hpp"
+#include "service/upload.hpp"
 
 namespace socketd {
 
@@ -38,6 +39,9 @@ struct ServiceStats {
   uint64_t timed_out = 0;  // idle or upload timeout
   uint64_t proxy_errors = 0;  // closed for a bad, missing or late PROXY header
   uint64_t output_cut = 0;    // closed: [daemon] max_output_bytes, largest queue first
+  // Connection attempts the kernel dropped because an accept queue was full
+  // (metrics: socketd_listen_overflows_total{service}).
+  uint64_t listen_overflows = 0;
   uint64_t refused_by[std::size(kRefusalLabels)] = {};  // refused + denied, by reason
   uint64_t uploads_refused = 0;  // the upload could not start (no file was made)
   uint64_t upload_bytes = 0;     // stored by finished and incomplete uploads
@@ -73,10 +77,15 @@ class ServiceRuntime {
   // or said the proxy speaks for itself: allow/deny and max_per_source by
   // that address. false: refused, logged and counted; the caller closes.
   bool admit(Connection& connection);
+  // How long the listener pauses after Admission::kRateExceeded.
+  std::chrono::milliseconds rate_pause() const {
+    return admission_.rate_pause(context_.reactor.now());
+  }
   void on_datagram(std::span<const char> payload, const SocketAddress& peer);
 
-  // For Connection: a new session of the service's mode.
-  std::unique_ptr<Session> make_session(const ServiceSettings& settings);
+  // For Connection: a new session of the service's mode. `peer` is the client
+  // (after a PROXY header, the one it named): the upload records name it.
+  std::unique_ptr<Session> make_session(const ServiceSettings& settings, const SocketAddress& peer);
   void touch(Connection& connection) { idle_.touch(connection.idle_hook(), context_.reactor.now()); }
   void on_closed(Connection& connection);
   // exec: max_instances (refused: logged and counted here), a handler
@@ -99,22 +108,25 @@ class ServiceRuntime {
  private:
   struct Makers;  // mode -> maker, beside the mode table's order
   // One per TCP mode, listed in Makers (service_runtime.cpp).
-  std::unique_ptr<Session> make_banner(const ServiceSettings& settings);
-  std::unique_ptr<Session> make_chat(const ServiceSettings& settings);
-  std::unique_ptr<Session> make_echo(const ServiceSettings& settings);
-  std::unique_ptr<Session> make_upload(const ServiceSettings& settings);
-  std::unique_ptr<Session> make_stream_upload(const ServiceSettings& settings);
-  std::unique_ptr<Session> make_metrics(const ServiceSettings& settings);
+  std::unique_ptr<Session> make_banner(const ServiceSettings& settings, const SocketAddress& peer);
+  std::unique_ptr<Session> make_chat(const ServiceSettings& settings, const SocketAddress& peer);
+  std::unique_ptr<Session> make_echo(const ServiceSettings& settings, const SocketAddress& peer);
+  std::unique_ptr<Session> make_upload(const ServiceSettings& settings, const SocketAddress& peer);
+  std::unique_ptr<Session> make_stream_upload(const ServiceSettings& settings,
+                                              const SocketAddress& peer);
+  std::unique_ptr<Session> make_metrics(const ServiceSettings& settings, const SocketAddress& peer);
   // What both upload modes share: opening a file, logging its end or that it
-  // never started.
+  // never started (both records name the client, `peer`).
   std::function<std::unique_ptr<UploadTarget>(uint64_t size, bool stream, Wake wake)> upload_opener(
       const ServiceSettings& settings);
-  std::function<void(const UploadResult&)> upload_finisher();
-  std::function<void(std::string_view reason)> upload_refuser();
+  std::function<void(const UploadResult&)> upload_finisher(const SocketAddress& peer);
+  std::function<void(std::string_view reason)> upload_refuser(const SocketAddress& peer);
 
   // Counts and logs a refusal (why, whom, through which balancer).
   void refused(Refusal refusal, const SocketAddress& client, const SocketAddress* proxy);
   void opened(const SocketAddress& client, const SocketAddress* proxy);
+  // Counts and logs the outcome of one upload of `peer`.
+  void upload_ended(const UploadResult& result, const SocketAddress& peer);
 
   ServerContext& context_;
   std::shared_ptr<const ServiceSettings> settings_;

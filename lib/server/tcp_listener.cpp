@@ -17,6 +17,8 @@ TcpListener::TcpListener(Reactor& reactor, Fd fd, SocketAddress configured)
     : reactor_(reactor), fd_(std::move(fd)), configured_(configured), spare_(open_spare()) {
   auto bound = local_address(fd_.get());
   bound_ = bound ? *bound : configured_;
+  // An inherited socket may come with drops of its earlier life: not ours.
+  drops_seen_ = listen_drops(fd_.get()).value_or(0);
 }
 
 TcpListener::~TcpListener() { close(); }
@@ -71,11 +73,40 @@ void TcpListener::on_io(uint32_t) noexcept {
       ::setsockopt(client->get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
     if (service_->accept(std::move(*client), peer) == Admission::kRateExceeded) {
-      pause(service_->settings().config.rate_pause);
+      pause(service_->rate_pause());
       return;
     }
   }
   reactor_.mark_ready(this);  // budget spent; the queue may hold more
+}
+
+void TcpListener::check_overflow() {
+  if (!fd_ || service_ == nullptr) return;
+  const auto drops = listen_drops(fd_.get());
+  if (!drops || *drops == drops_seen_) return;
+  const uint32_t fresh = *drops - drops_seen_;  // wraps correctly at 2^32
+  drops_seen_ = *drops;
+  service_->stats().listen_overflows += fresh;
+  drops_unlogged_ += fresh;
+  const auto now = reactor_.now();
+  if (last_overflow_log_ != Clock::time_point{} && now - last_overflow_log_ < kOverflowLogInterval) {
+    return;  // counted; the next record says how many
+  }
+  last_overflow_log_ = now;
+  const auto& config = service_->settings().config;
+  const std::string name = service_->name();
+  const std::string count = std::to_string(drops_unlogged_);
+  drops_unlogged_ = 0;
+  service_->context().logger.log(
+      {LogLevel::kWarning, LogEvent::kLimitHit,
+       name + ": accept queue of " + bound_.to_string() + " full: the kernel dropped " + count +
+           " connection attempt(s) (backlog = " + std::to_string(config.backlog) +
+           "); those clients wait for SYN retransmits (1 s, 3 s, ...). Raise 'backlog' in "
+           "[services." + name + "] (the kernel caps it at net.core.somaxconn)",
+       {{"SERVICE", name},
+        {"LIMIT", "backlog"},
+        {"LISTEN", bound_.to_string()},
+        {"DROPPED", count}}});
 }
 
 void TcpListener::on_fd_exhaustion(std::error_code ec) {
@@ -86,7 +117,8 @@ void TcpListener::on_fd_exhaustion(std::error_code ec) {
          service_->name() + ": cannot accept: " + ec.message() +
              "; shedding new clients until descriptors free up (raise LimitNOFILE= or lower "
              "max_connections)",
-         {{"SERVICE", service_->name()}, {"LIMIT", "file descriptors"}}});
+         {{"SERVICE", service_->name()}, {"LIMIT", "file descriptors"}},
+         /*once=*/true});
   }
   if (spare_) {
     // Free one descriptor, take the waiting client and close it cleanly, so

@@ -28,6 +28,10 @@ class TcpListener final : public Listener {
   void close() override;
   void on_io(uint32_t events) noexcept override;
   void pause(std::chrono::milliseconds duration) override;
+  // Counts the kernel's drops in the service's stats (listen_overflows) and
+  // logs them, at most once per kOverflowLogInterval.
+  void check_overflow() override;
+  static constexpr std::chrono::seconds kOverflowLogInterval{10};
 
  private:
   void on_fd_exhaustion(std::error_code ec);
@@ -41,6 +45,9 @@ class TcpListener final : public Listener {
   bool exhaustion_logged_ = false;
   TimerId retry_timer_ = 0;
   TimerId resume_timer_ = 0;  // set while paused
+  uint32_t drops_seen_ = 0;        // the kernel's drop count at the last look
+  uint64_t drops_unlogged_ = 0;    // counted, not yet in a log record
+  Clock::time_point last_overflow_log_{};
 };
 
 }  // namespace socketd

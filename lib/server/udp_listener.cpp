@@ -136,7 +136,8 @@ void UdpListener::grow_receive_buffer(uint32_t wanted) {
                   "); datagrams arriving in bursts may be dropped. Raise it (a file in "
                   "/etc/sysctl.d/ with net.core.rmem_max = " + std::to_string(wanted) +
                   "), or set ReceiveBuffer= on the socket in socketd.socket",
-              {{"SERVICE", name}, {"LIMIT", "receive_buffer"}}});
+              {{"SERVICE", name}, {"LIMIT", "receive_buffer"}},
+              /*once=*/true});
 }
 
 }  // namespace socketd

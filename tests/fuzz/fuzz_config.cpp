@@ -36,9 +36,12 @@ bool is_wildcard(const SocketAddress& a) {
 void check_service(const ServiceConfig& s) {
   const std::string who = "service '" + printable(s.name) + "'";
   fuzz_check(valid_name(s.name), who);
-  fuzz_check(s.listen.family() == AF_INET || s.listen.family() == AF_INET6, who);
-  const auto again = SocketAddress::parse(s.listen.to_string());
-  fuzz_check(again && *again == s.listen, who + " listen " + s.listen.to_string());
+  fuzz_check(!s.listen.empty(), who + " without a listen address");
+  for (const auto& address : s.listen) {
+    fuzz_check(address.family() == AF_INET || address.family() == AF_INET6, who);
+    const auto again = SocketAddress::parse(address.to_string());
+    fuzz_check(again && *again == address, who + " listen " + address.to_string());
+  }
   fuzz_check(s.transport() == (s.mode == Mode::kUdpLog ? Transport::kUdp : Transport::kTcp), who);
   fuzz_check(s.backlog >= 1 && s.backlog <= 65535, who);
   fuzz_check(s.idle_timeout.count() >= 0 && s.idle_timeout <= kMaxDuration, who);
@@ -95,19 +98,28 @@ void check_loaded(const Config& config) {
   fuzz_check(d.max_connections >= 1, "daemon.max_connections");
   fuzz_check(d.drain_timeout.count() > 0 && d.drain_timeout <= kMaxDuration, "drain_timeout");
   fuzz_check(d.upload_dir.find('\0') == std::string::npos, "upload_dir has a NUL");
+  struct Bound {
+    Transport transport;
+    SocketAddress address;
+  };
+  std::vector<Bound> bound;  // every listen address of every service so far
   for (size_t i = 0; i < config.services.size(); ++i) {
     const auto& a = config.services[i];
     check_service(a);
     for (size_t j = 0; j < i; ++j) {
-      const auto& b = config.services[j];
-      fuzz_check(a.name != b.name, "duplicate service " + printable(a.name));
-      if (a.transport() != b.transport() || a.listen.family() != b.listen.family() ||
-          a.listen.port() == 0 || a.listen.port() != b.listen.port()) {
-        continue;
+      fuzz_check(a.name != config.services[j].name, "duplicate service " + printable(a.name));
+    }
+    for (const auto& x : a.listen) {
+      for (const auto& b : bound) {
+        const auto& y = b.address;
+        if (a.transport() != b.transport || x.family() != y.family() || x.port() == 0 ||
+            x.port() != y.port()) {
+          continue;
+        }
+        fuzz_check(!(x == y) && !is_wildcard(x) && !is_wildcard(y),
+                   "listeners that cannot both bind: " + x.to_string() + " and " + y.to_string());
       }
-      fuzz_check(!(a.listen == b.listen) && !is_wildcard(a.listen) && !is_wildcard(b.listen),
-                 "listeners that cannot both bind: " + a.listen.to_string() + " and " +
-                     b.listen.to_string());
+      bound.push_back({a.transport(), x});
     }
   }
 }
@@ -136,7 +148,7 @@ void check_refused(const ConfigLoad& load, bool input_is_utf8) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace socketd;
   const std::string_view text(reinterpret_cast<const char*>(data), size);
-  const ConfigLoad load = parse_config(text, fuzz::kSource);
+  const ConfigLoad load = parse_config(text, fuzz::kSource, Includes::kIgnore);
   fuzz_check(load.ok() == load.errors.empty(), "ok() " + std::to_string(load.ok()) + " with " +
                                                    std::to_string(load.errors.size()) + " errors");
   if (load.ok()) {

@@ -133,7 +133,7 @@ TEST(Metrics, CountersSurviveAReloadThatKeepsTheName) {
   EXPECT_EQ(scrape(server, "socketd_connections_accepted_total{service=\"metrics\"}"), 1u);
   // Same name, other settings and another socket; plus a new service.
   echo.max_per_source = 100;
-  echo.listen = *SocketAddress::parse("127.0.0.2:0");
+  echo.listen = {*SocketAddress::parse("127.0.0.2:0")};
   ASSERT_TRUE(
       server.reconfigure({echo, make_service("other", Mode::kEcho), metrics_service()}).empty());
   talk("after!");

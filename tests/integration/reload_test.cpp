@@ -11,7 +11,7 @@ namespace {
 
 ServiceConfig chat_on(const std::string& name, const SocketAddress& at, std::string greeting) {
   auto s = make_service(name, Mode::kChat);
-  s.listen = at;
+  s.listen = {at};
   s.greeting = std::move(greeting);
   return s;
 }

@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "net/socket.hpp"
 #include "support/loopback.hpp"
 #include "support/test_bytes.hpp"
 #include "support/test_server.hpp"
@@ -139,6 +140,69 @@ TEST(StreamUpload, NotEnoughFreeSpaceForTheDeclaredSizeIsRefusedUpFront) {
                                      std::to_string(1ull << 62) +
                                      " bytes; try again later or send a smaller file\n");
   EXPECT_TRUE(server.upload_files().empty());
+}
+
+// The records name the client; a refusal says why it was refused.
+const LogRecord* find_record(const std::vector<LogRecord>& records, LogEvent event) {
+  for (const auto& r : records) {
+    if (r.event == event) return &r;
+  }
+  return nullptr;
+}
+std::string field_of(const LogRecord& record, std::string_view key) {
+  for (const auto& f : record.fields) {
+    if (f.key == key) return f.value;
+  }
+  return "(none)";
+}
+
+TEST(StreamUpload, RefusedHeaderIsLoggedWithPeerAndReason) {
+  TestServer server({stream_service(1000)});
+  auto fd = connect_tcp_blocking(server.address("stream"));
+  auto local = local_address(fd.get());
+  ASSERT_TRUE(local);
+  send_all(fd.get(), "UPLOAD 1001\n");
+  EXPECT_TRUE(recv_line(fd.get()).starts_with("ERROR size 1001"));
+  ASSERT_TRUE(server.log().wait_for(LogEvent::kUploadRefused));
+  const auto records = server.log().records();
+  const LogRecord* r = find_record(records, LogEvent::kUploadRefused);
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->level, LogLevel::kNotice);
+  EXPECT_EQ(field_of(*r, "PEER"), local->to_string());
+  EXPECT_EQ(field_of(*r, "REASON"),
+            "size 1001 exceeds max_upload_bytes (1000); send a smaller file");
+  EXPECT_NE(r->message.find("from " + local->to_string() + " refused: size 1001"),
+            std::string::npos)
+      << r->message;
+  EXPECT_EQ(server.totals().stats.uploads_refused, 1u);
+}
+
+TEST(StreamUpload, FinishedAndIncompleteRecordsNameThePeer) {
+  TestServer server({stream_service()});
+  std::string finished_peer, cut_peer;
+  {
+    auto fd = connect_tcp_blocking(server.address("stream"));
+    finished_peer = local_address(fd.get())->to_string();
+    send_all(fd.get(), "UPLOAD 5\nhello");
+    EXPECT_TRUE(recv_line(fd.get()).starts_with("OK 5 "));
+  }
+  {
+    auto fd = connect_tcp_blocking(server.address("stream"));
+    cut_peer = local_address(fd.get())->to_string();
+    send_all(fd.get(), "UPLOAD 50\nhello");
+  }
+  ASSERT_TRUE(server.log().wait_for(LogEvent::kUploadFinished));
+  ASSERT_TRUE(server.log().wait_for(LogEvent::kUploadIncomplete));
+  const auto records = server.log().records();
+  const LogRecord* done = find_record(records, LogEvent::kUploadFinished);
+  const LogRecord* cut = find_record(records, LogEvent::kUploadIncomplete);
+  EXPECT_EQ(field_of(*done, "PEER"), finished_peer);
+  EXPECT_TRUE(done->message.ends_with(" (from " + finished_peer + ")"))
+      << done->message;
+  EXPECT_EQ(field_of(*cut, "PEER"), cut_peer);
+  EXPECT_TRUE(cut->message.ends_with(" (from " + cut_peer + ")"))
+      << cut->message;
+  ASSERT_TRUE(server.wait_for_io());
 }
 
 TEST(StreamUpload, BadHeaderIsAnsweredWithWhatToSend) {

@@ -177,7 +177,7 @@ TEST(UdpReceiveBuffer, IsGrownToTheConfiguredSizeAndAgainOnReload) {
   const uint16_t port = server.port("udp");
   EXPECT_GE(receive_buffer_of_port(port), initial + 4096);
   // A reload keeps the socket and grows its buffer.
-  service.listen = server.address("udp");
+  service.listen = {server.address("udp")};
   service.receive_buffer = cap;
   ASSERT_TRUE(server.reconfigure({service}).empty());
   ASSERT_EQ(server.port("udp"), port);

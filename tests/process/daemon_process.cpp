@@ -71,7 +71,12 @@ TempDir::~TempDir() {
 
 std::string TempDir::write(std::string_view name, std::string_view content) const {
   const std::string target = file(name);
-  const std::string tmp = file("." + std::string(name) + ".tmp");
+  // A hidden temp file beside the target (`name` may have directories; they
+  // are created).
+  const size_t slash = name.rfind('/');
+  const std::string dir = slash == std::string_view::npos ? "" : std::string(name.substr(0, slash + 1));
+  std::filesystem::create_directories(file(dir));
+  const std::string tmp = file(dir + "." + std::string(name.substr(dir.size())) + ".tmp");
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     out.write(content.data(), static_cast<std::streamsize>(content.size()));
@@ -100,6 +105,8 @@ std::vector<std::string> list_dir(const std::string& dir) {
   return names;
 }
 
+const char* socketd_binary() { return SOCKETD_BINARY; }
+
 std::string describe(const ExitStatus& status) {
   if (status.exited) return "exit status " + std::to_string(status.code);
   return "killed by signal " + std::to_string(status.signal);
@@ -125,7 +132,7 @@ bool DaemonProcess::start(const DaemonOptions& options) {
   }
   // Everything the child needs is prepared here: between fork and exec only
   // async-signal-safe calls are allowed (this process has threads).
-  std::vector<std::string> argv_store{SOCKETD_BINARY};
+  std::vector<std::string> argv_store{options.binary.empty() ? SOCKETD_BINARY : options.binary};
   argv_store.insert(argv_store.end(), options.args.begin(), options.args.end());
 
   std::map<std::string, std::string> env;

@@ -69,7 +69,12 @@ struct DaemonOptions {
   pid_t listen_pid_override = 0;
   // Working directory of the child (default: the test's).
   std::string cwd;
+  // Another executable to run instead of the socketd under test (a copy of it).
+  std::string binary;
 };
+
+// The socketd executable under test.
+const char* socketd_binary();
 
 // One run of the socketd executable. The destructor SIGKILLs it if it is
 // still running, so a failing test never leaks a daemon.

@@ -61,6 +61,31 @@ TEST_F(ProcessDrain, ClientClosingEndsTheDrainToo) {
   EXPECT_TRUE(status->clean()) << describe(*status);
 }
 
+// Ctrl-C twice: the second signal does not wait out drain_timeout (an hour here).
+class SecondSignal : public ProcessDrain {
+ protected:
+  void stops_at_once(int signo) {
+    auto ports = start_chat("drain_timeout = \"1h\"\n");
+    ASSERT_EQ(ports.size(), 2u);
+    Fd open = connect_port(ports["chat/tcp"]);
+    ASSERT_TRUE(open);
+    EXPECT_EQ(recv_exact(open.get(), 8), "success!");
+    ASSERT_TRUE(daemon_.signal(signo));
+    ASSERT_TRUE(daemon_.wait_stderr("stopping: no longer accepting"));
+    EXPECT_TRUE(daemon_.running());
+    ASSERT_TRUE(daemon_.signal(signo));
+    auto status = daemon_.wait_exit(10s);
+    ASSERT_TRUE(status) << "a second signal still waited for the drain";
+    EXPECT_TRUE(status->clean()) << describe(*status);
+    EXPECT_TRUE(daemon_.wait_stderr("while draining: stopping at once, closing 1 connection(s)"))
+        << daemon_.stderr_text();
+    EXPECT_TRUE(peer_closed(open.get()));
+  }
+};
+
+TEST_F(SecondSignal, SigtermDuringTheDrainStopsAtOnce) { stops_at_once(SIGTERM); }
+TEST_F(SecondSignal, SigintDuringTheDrainStopsAtOnce) { stops_at_once(SIGINT); }
+
 TEST_F(ProcessDrain, DrainTimeoutClosesWhatIsLeftAndExitsZero) {
   auto ports = start_chat("drain_timeout = \"300ms\"\n");
   ASSERT_EQ(ports.size(), 2u);
@@ -83,7 +108,7 @@ TEST_F(ProcessDrain, DrainTimeoutClosesWhatIsLeftAndExitsZero) {
   EXPECT_TRUE(daemon_.wait_stderr("drain timeout"));
 }
 
-TEST_F(ProcessDrain, SecondSigtermDuringTheDrainChangesNothing) {
+TEST_F(ProcessDrain, SighupDuringTheDrainDoesNotReload) {
   auto ports = start_chat("drain_timeout = \"300ms\"\n");
   ASSERT_EQ(ports.size(), 2u);
   Fd open = connect_port(ports["chat/tcp"]);
@@ -91,7 +116,6 @@ TEST_F(ProcessDrain, SecondSigtermDuringTheDrainChangesNothing) {
   EXPECT_EQ(recv_exact(open.get(), 8), "success!");
   ASSERT_TRUE(daemon_.signal(SIGTERM));
   ASSERT_TRUE(daemon_.wait_stderr("stopping: no longer accepting"));
-  ASSERT_TRUE(daemon_.signal(SIGTERM));
   ASSERT_TRUE(daemon_.signal(SIGHUP));  // no reload while stopping
   EXPECT_EQ(chat(open.get(), "ok"), "ok777");
   auto status = daemon_.wait_exit(10s);

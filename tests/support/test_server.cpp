@@ -42,7 +42,7 @@ ServiceConfig make_service(std::string name, Mode mode) {
   ServiceConfig s;
   s.name = std::move(name);
   s.mode = mode;
-  s.listen = *SocketAddress::parse("127.0.0.1:0");
+  s.listen = {*SocketAddress::parse("127.0.0.1:0")};
   s.backlog = 1024;  // tests open many connections at once
   return s;
 }

@@ -228,7 +228,7 @@ TEST(AsyncSink, TickReachesTheWrappedSinkOnTheLogThread) {
 TEST(AsyncSink, AdmitsAlwaysSoDropsAreCountedNotMisreported) {
   Fixture f({.max_records = 1, .max_bytes = AsyncSink::kMaxBytes});
   f.block_log_thread();
-  EXPECT_TRUE(f.sink.admits("chat"));
+  EXPECT_TRUE(f.sink.admits(LogLevel::kInfo, "chat"));
   f.gate->open();
 }
 

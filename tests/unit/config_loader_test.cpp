@@ -105,24 +105,24 @@ TEST(ConfigLoader, RepositoryDefaultConfigLoads) {
   const auto& hello = config.services[0];
   EXPECT_EQ(hello.name, "hello");  // in file order
   EXPECT_EQ(hello.mode, Mode::kChat);
-  EXPECT_EQ(hello.listen.to_string(), "127.0.0.1:8888");
+  EXPECT_EQ(hello.listen.at(0).to_string(), "127.0.0.1:8888");
   EXPECT_EQ(hello.greeting, "hello");
   EXPECT_EQ(hello.backlog, 5);
   const auto& chat = config.services[1];
   EXPECT_EQ(chat.name, "chat");
   EXPECT_EQ(chat.mode, Mode::kChat);
-  EXPECT_EQ(chat.listen.to_string(), "127.0.0.1:8889");
+  EXPECT_EQ(chat.listen.at(0).to_string(), "127.0.0.1:8889");
   EXPECT_EQ(chat.greeting, "success!");
   EXPECT_EQ(chat.framing, Framing::kChunk);
   const auto& udp = config.services[2];
   EXPECT_EQ(udp.name, "udp");
   EXPECT_EQ(udp.mode, Mode::kUdpLog);
   EXPECT_EQ(udp.transport(), Transport::kUdp);
-  EXPECT_EQ(udp.listen.to_string(), "127.0.0.1:8889");
+  EXPECT_EQ(udp.listen.at(0).to_string(), "127.0.0.1:8889");
   const auto& upload = config.services[3];
   EXPECT_EQ(upload.name, "upload");
   EXPECT_EQ(upload.mode, Mode::kUpload);
-  EXPECT_EQ(upload.listen.to_string(), "127.0.0.1:9999");
+  EXPECT_EQ(upload.listen.at(0).to_string(), "127.0.0.1:9999");
   EXPECT_EQ(upload.ack_word, "success");
   EXPECT_EQ(upload.end_word, "quit");
 }
@@ -176,7 +176,7 @@ TEST(ConfigLoader, DefaultsAreAppliedToAMinimalService) {
   EXPECT_EQ(config.daemon.drain_timeout, milliseconds(10'000));
   const ServiceConfig& s = config.services.at(0);
   EXPECT_EQ(s.name, "s");
-  EXPECT_EQ(s.listen.to_string(), "[::1]:0");
+  EXPECT_EQ(s.listen.at(0).to_string(), "[::1]:0");
   EXPECT_EQ(s.backlog, 5);
   EXPECT_EQ(s.max_connections, 0u);
   EXPECT_EQ(s.idle_timeout, milliseconds(300'000));
@@ -501,7 +501,8 @@ TEST(ConfigLoader, BadListenPointsAtTheValueAndSaysWhy) {
       {"\"127.0.0.1:65536\"", "has port 65536, out of range 0..65535"},
       {"\"::1:80\"", "needs brackets around an IPv6 host"},
       {"\"[::1]\"", "has no port"},
-      {"8888", "'listen' must be a string, not an integer"},
+      {"8888", "'listen' must be an address such as \"127.0.0.1:7\", or an array of them such as "
+               "[\"127.0.0.1:7\", \"[::1]:7\"], not an integer"},
   };
   for (const auto& [value, message] : cases) {
     const auto error =
@@ -513,7 +514,7 @@ TEST(ConfigLoader, BadListenPointsAtTheValueAndSaysWhy) {
 TEST(ConfigLoader, HighestPortIsAccepted) {
   const auto load = parse("[services.s]\nmode = \"echo\"\nlisten = \"127.0.0.1:65535\"\n");
   ASSERT_TRUE(load.ok());
-  EXPECT_EQ(load.config->services[0].listen.port(), 65535);
+  EXPECT_EQ(load.config->services[0].listen.at(0).port(), 65535);
 }
 
 TEST(ConfigLoader, DuplicateListenPointsAtTheLaterService) {

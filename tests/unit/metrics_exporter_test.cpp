@@ -79,6 +79,7 @@ TEST_F(MetricsExporterTest, EverySeriesTheIssueNames) {
   chat.connections_total = 3;
   chat.open = 1;
   chat.bytes_in = 100;
+  chat.listen_overflows = 13;
   chat.bytes_out = 200;
   chat.refused_by[0] = 4;                    // allow_deny
   chat.refused_by[kRefusalFdExhausted] = 5;  // fd_exhausted
@@ -105,6 +106,7 @@ TEST_F(MetricsExporterTest, EverySeriesTheIssueNames) {
            "socketd_connections_refused_total{service=\"chat\",reason=\"fd_exhausted\"} 5",
            "socketd_bytes_received_total{service=\"chat\"} 100",
            "socketd_bytes_sent_total{service=\"chat\"} 200",
+           "socketd_listen_overflows_total{service=\"chat\"} 13",
            "socketd_uploads_total{service=\"up\",outcome=\"finished\"} 2",
            "socketd_uploads_total{service=\"up\",outcome=\"incomplete\"} 1",
            "socketd_uploads_total{service=\"up\",outcome=\"refused\"} 6",
@@ -132,6 +134,7 @@ TEST_F(MetricsExporterTest, EachFamilyHasHelpAndTypeFirstAndItsSamplesTogether) 
       "socketd_connections_accepted_total", "socketd_connections_open",
       "socketd_connections_refused_total",  "socketd_bytes_received_total",
       "socketd_bytes_sent_total",           "socketd_uploads_total",
+      "socketd_listen_overflows_total",
       "socketd_upload_bytes_total",         "socketd_datagrams_received_total",
       "socketd_datagrams_dropped_total",    "socketd_log_records_dropped_total",
       "socketd_reloads_total",              "socketd_loop_iteration_seconds",
