@@ -301,6 +301,7 @@ std::string App::status_line() const {
             : std::string()) +
        (t.stats.handler_failures != 0
             ? std::to_string(t.stats.handler_failures) + " handlers failed to start; "
+            : std::string()) +
        (t.stats.listen_overflows != 0
             ? std::to_string(t.stats.listen_overflows) +
                   " dropped by the kernel at full accept queues (raise backlog); "

@@ -403,7 +403,7 @@ TEST(Exec, ReloadKeepsRunningHandlersAndNewSettingsApplyToNewConnections) {
   auto old_client = connect_tcp_blocking(server.address("svc"));
   send_all(old_client.get(), "before");
   ASSERT_EQ(recv_exact(old_client.get(), 6), "before");
-  svc.listen = server.address("svc");
+  svc.listen = {server.address("svc")};
   svc.command = {"/bin/echo", "new handler"};
   ASSERT_TRUE(server.reconfigure({svc}).empty());
   auto new_client = connect_tcp_blocking(server.address("svc"));
@@ -422,7 +422,7 @@ TEST(Exec, ReloadRemovingTheServiceLetsItsHandlersFinish) {
   auto client = connect_tcp_blocking(server.address("svc"));
   send_all(client.get(), "a");
   ASSERT_EQ(recv_exact(client.get(), 1), "a");
-  other.listen = server.address("echo");
+  other.listen = {server.address("echo")};
   ASSERT_TRUE(server.reconfigure({other}).empty());
   send_all(client.get(), "b");
   EXPECT_EQ(recv_exact(client.get(), 1), "b");
