@@ -72,13 +72,13 @@ struct ServerWith {
       ServiceConfig s;
       s.name = "service-" + std::to_string(i);
       s.mode = modes[i % 4];
-      s.listen = *SocketAddress::parse("127.0.0.1:0");
+      s.listen = {*SocketAddress::parse("127.0.0.1:0")};
       config.services.push_back(std::move(s));
     }
     ServiceConfig m;
     m.name = "metrics";
     m.mode = Mode::kMetrics;
-    m.listen = *SocketAddress::parse("127.0.0.1:0");
+    m.listen = {*SocketAddress::parse("127.0.0.1:0")};
     config.services.push_back(std::move(m));
     ok = server->apply(config).empty();
   }
