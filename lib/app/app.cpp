@@ -225,6 +225,9 @@ void App::stop() {
   stopping_ = true;
   notifier_.stopping();
   server_.stop_listening();
+  // exec handlers get SIGTERM now and the rest of drain_timeout to exit;
+  // abort_all() at its end SIGKILLs and reaps whatever still runs.
+  server_.terminate_handlers("daemon stopping");
   logger_.log({LogLevel::kNotice, LogEvent::kStopping,
                "stopping: no longer accepting; " + std::to_string(server_.open_connections()) +
                    " connection(s) may finish within " +
@@ -295,6 +298,9 @@ std::string App::status_line() const {
        std::to_string(t.stats.timed_out) + " timed out; " +
        (t.stats.proxy_errors != 0
             ? std::to_string(t.stats.proxy_errors) + " bad PROXY headers; "
+            : std::string()) +
+       (t.stats.handler_failures != 0
+            ? std::to_string(t.stats.handler_failures) + " handlers failed to start; "
             : std::string()) +
        (t.stats.listen_overflows != 0
             ? std::to_string(t.stats.listen_overflows) +

@@ -78,6 +78,9 @@ const char* level_name(LogLevel level) {
 bool shown(const ServiceConfig& service, std::string_view key) {
   if (key == "proxy_header_timeout" || key == "proxy_sources") return service.proxy_protocol;
   if (key == "max_line_bytes") return service.framing == Framing::kLine;
+  if (key == "idle_timeout") return service.mode != Mode::kExec;
+  if (key == "user") return !service.user.empty();
+  if (key == "group") return !service.group.empty();
   return true;
 }
 
@@ -122,6 +125,24 @@ std::optional<std::string> dump_service_value(const ServiceConfig& s, std::strin
   if (key == "request_timeout") return duration(s.request_timeout);
   if (key == "max_request_bytes") return to_string(s.max_request_bytes);
   if (key == "receive_buffer") return to_string(s.receive_buffer);
+  if (key == "command") {
+    std::string out = "[";
+    for (size_t i = 0; i < s.command.size(); ++i) out += (i == 0 ? "" : ", ") + toml_string(s.command[i]);
+    return out + "]";
+  }
+  if (key == "environment") {
+    std::string out = "{";
+    for (size_t i = 0; i < s.environment.size(); ++i) {
+      out += (i == 0 ? " " : ", ") + s.environment[i].first + " = " +
+             toml_string(s.environment[i].second);
+    }
+    return out + (s.environment.empty() ? "}" : " }");
+  }
+  if (key == "max_instances") return to_string(s.max_instances);
+  if (key == "run_timeout") return duration(s.run_timeout);
+  if (key == "kill_grace") return duration(s.kill_grace);
+  if (key == "user") return toml_string(s.user);
+  if (key == "group") return toml_string(s.group);
   return std::nullopt;
 }
 

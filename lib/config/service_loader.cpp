@@ -96,6 +96,19 @@ void check_service_consistency(Diagnostics& diag, const toml::table& table,
     }
   }
   if (!mode) return;
+  if (*mode == Mode::kExec) {
+    if (table.get("command") == nullptr) {
+      diag.error(table.source(), "service " + quoted(service.name) +
+                                     " has mode \"exec\" but no 'command': add command = "
+                                     "[\"/absolute/path/to/handler\", \"args\"...]");
+    }
+    // The handler owns the socket: socketd sees no traffic to time out by.
+    if (const auto it = table.find("idle_timeout"); it != table.end()) {
+      diag.error(it->first.source(),
+                 "key 'idle_timeout' does not apply to mode \"exec\" (the handler owns the "
+                 "connection; socketd does not see its traffic): use run_timeout");
+    }
+  }
   if (mode_takes_key(*mode, "random_max") && service.random_min > service.random_max &&
       !was_rejected("random_min") && !was_rejected("random_max")) {
     const auto* at = table.get("random_max") ? table.get("random_max") : table.get("random_min");

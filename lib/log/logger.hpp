@@ -29,6 +29,8 @@ enum class LogEvent {
   kStopping,
   kLogDropped,  // records an AsyncSink dropped because its queue was full
   kUploadRefused,  // a stream upload refused before anything was stored
+  kExecExited,  // an exec-mode handler exited (status, run time, bytes)
+  kExecStderr,  // one line an exec-mode handler wrote to its stderr
 };
 
 struct LogField {

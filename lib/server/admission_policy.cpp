@@ -19,6 +19,7 @@ size_t refusal_index(Refusal refusal) {
     case Refusal::kMaxPerSource: return 2;
     case Refusal::kRate: return 3;
     case Refusal::kProxySources: return 4;
+    case Refusal::kMaxInstances: return 6;
   }
   return 0;
 }
@@ -31,6 +32,7 @@ std::string_view refusal_label(Refusal refusal) {
     case Refusal::kDaemonMaxConnections:
     case Refusal::kMaxConnections: return "max_connections";
     case Refusal::kMaxPerSource: return "max_per_source";
+    case Refusal::kMaxInstances: return "max_instances";
   }
   return "unknown";
 }
@@ -122,6 +124,12 @@ std::optional<Refusal> AdmissionPolicy::check_client(const SocketAddress& client
   return std::nullopt;
 }
 
+std::optional<Refusal> AdmissionPolicy::check_instances(size_t running) const {
+  const uint32_t limit = settings_->config.max_instances;
+  if (limit != 0 && running >= limit) return Refusal::kMaxInstances;
+  return std::nullopt;
+}
+
 std::string AdmissionPolicy::limit_text(Refusal refusal) const {
   const auto& config = settings_->config;
   switch (refusal) {
@@ -133,6 +141,8 @@ std::string AdmissionPolicy::limit_text(Refusal refusal) const {
     case Refusal::kDaemonMaxConnections: return "[daemon] max_connections";
     case Refusal::kMaxConnections: return "max_connections";
     case Refusal::kMaxPerSource: return "max_per_source";
+    case Refusal::kMaxInstances:
+      return "max_instances (" + std::to_string(config.max_instances) + ")";
   }
   return "unknown";
 }

@@ -29,6 +29,8 @@ void add_stats(ServiceStats& to, const ServiceStats& from) {
   to.uploads_refused += from.uploads_refused;
   to.upload_bytes += from.upload_bytes;
   to.datagrams_dropped += from.datagrams_dropped;
+  to.handlers_started += from.handlers_started;
+  to.handler_failures += from.handler_failures;
 }
 
 std::error_code check_inherited(int fd, Transport transport) {
@@ -371,6 +373,11 @@ void Server::stop_listening() {
   }
   listeners_.clear();
   owner_.clear();
+}
+
+void Server::terminate_handlers(std::string_view why) {
+  for (auto& runtime : services_) runtime->terminate_handlers(why);
+  for (auto& runtime : retiring_) runtime->terminate_handlers(why);
 }
 
 void Server::abort_all(std::string_view reason) {

@@ -61,6 +61,8 @@ class Server {
   // Graceful stop, step one: close every listener; connections go on.
   void stop_listening();
   void abort_all(std::string_view reason);
+  // exec: SIGTERM to every running handler (graceful stop, step two).
+  void terminate_handlers(std::string_view why);
   size_t open_connections() const { return context_.open_connections; }
 
   std::vector<ListenerInfo> listeners() const;

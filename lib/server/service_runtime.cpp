@@ -117,7 +117,9 @@ using SessionMaker = std::unique_ptr<Session> (ServiceRuntime::*)(const ServiceS
                                                                    const SocketAddress&);
 struct ModeSessions {
   Mode mode;
-  SessionMaker make;  // nullptr: the mode has no connections (UDP)
+  // nullptr: the mode has no sessions (UDP: no connections; exec: a handler
+  // process serves each connection, see Connection::begin_exec).
+  SessionMaker make;
 };
 }  // namespace
 
@@ -132,11 +134,12 @@ struct ServiceRuntime::Makers {
       {Mode::kUpload, &ServiceRuntime::make_upload},
       {Mode::kStreamUpload, &ServiceRuntime::make_stream_upload},
       {Mode::kMetrics, &ServiceRuntime::make_metrics},
+      {Mode::kExec, nullptr},
   };
   static constexpr bool in_step() {
     if (std::size(kTable) != std::size(kModeTable)) return false;
     for (size_t i = 0; i < std::size(kTable); ++i) {
-      // (Not checked here: `make` is null exactly for UDP modes. Comparing
+      // (Not checked here: `make` is null exactly for UDP and exec modes. Comparing
       // member pointers is no constant expression under -fsanitize=undefined;
       // a TCP mode without a maker fails its integration tests at once.)
       if (kTable[i].mode != kModeTable[i].mode) return false;
@@ -272,6 +275,41 @@ void ServiceRuntime::on_closed(Connection& connection) {
   }
   connections_.pop_back();
   context_.reactor.retire(std::move(gone));
+}
+
+bool ServiceRuntime::exec_admit(Connection& connection) {
+  if (const auto refusal = admission_.check_instances(running_handlers_)) {
+    refused(*refusal, connection.peer(), connection.proxy());
+    return false;
+  }
+  return true;
+}
+
+void ServiceRuntime::exec_started(Connection& connection) {
+  ++running_handlers_;
+  ++stats_.handlers_started;
+  // Its traffic goes past socketd: nothing to measure idleness by
+  // (run_timeout bounds a handler instead).
+  idle_.unlink(connection.idle_hook());
+}
+
+void ServiceRuntime::exec_failed(Connection& connection, const std::string& command,
+                                 std::error_code error) {
+  ++stats_.handler_failures;
+  std::string peer = connection.peer().to_string();
+  context_.logger.log(
+      {LogLevel::kError, LogEvent::kGeneric,
+       name() + ": cannot run handler " + command + " for " + peer + ": " + error.message() +
+           " (connection closed; check 'command' with socketd --check-config)",
+       {{"SERVICE", name()}, {"PEER", std::move(peer)}, {"COMMAND", command}}});
+}
+
+void ServiceRuntime::exec_exited(Connection& /*connection*/) { --running_handlers_; }
+
+void ServiceRuntime::terminate_handlers(std::string_view why) {
+  for (auto& connection : connections_) {
+    connection->terminate_handler(why, std::chrono::milliseconds(0));
+  }
 }
 
 void ServiceRuntime::sweep(Clock::time_point now) {
