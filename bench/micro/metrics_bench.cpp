@@ -124,7 +124,8 @@ void BM_Scrape(benchmark::State& state) {
     MetricsSession session({}, [server](std::string& out) { server->render_metrics(out); });
     session.on_data({kRequest.data(), kRequest.size()}, reply);
   }
-  if (reply.sends != static_cast<size_t>(state.iterations())) state.SkipWithError("a scrape was not answered");
+  if (reply.sends != static_cast<size_t>(state.iterations()))
+    state.SkipWithError("a scrape was not answered");
   state.counters["bytes"] =
       static_cast<double>(reply.bytes) / static_cast<double>(state.iterations());
 }

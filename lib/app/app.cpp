@@ -276,7 +276,8 @@ void App::stop_now(int signo) {
   if (drain_poll_ != 0) reactor_.cancel_timer(drain_poll_);
   drain_timer_ = drain_poll_ = 0;
   const size_t open = server_.open_connections();
-  logger_.log({LogLevel::kNotice, LogEvent::kStopping,
+  logger_.log({LogLevel::kNotice,
+               LogEvent::kStopping,
                std::string("second ") + (signo == SIGINT ? "SIGINT" : "SIGTERM") +
                    " while draining: stopping at once, closing " + std::to_string(open) +
                    " connection(s)",
@@ -288,17 +289,16 @@ void App::stop_now(int signo) {
 std::string App::status_line() const {
   const auto t = server_.totals();
   std::string s = stopping_ ? "Stopping: " : "";
-  s += std::to_string(t.open_connections) + " open, " +
-       std::to_string(t.stats.connections_total) + " total connections; " +
-       std::to_string(t.stats.bytes_in) + " B in, " + std::to_string(t.stats.bytes_out) +
-       " B out; uploads " + std::to_string(t.stats.uploads_finished) + " finished, " +
+  s += std::to_string(t.open_connections) + " open, " + std::to_string(t.stats.connections_total) +
+       " total connections; " + std::to_string(t.stats.bytes_in) + " B in, " +
+       std::to_string(t.stats.bytes_out) + " B out; uploads " +
+       std::to_string(t.stats.uploads_finished) + " finished, " +
        std::to_string(t.stats.uploads_incomplete) + " incomplete; " +
        std::to_string(t.stats.datagrams) + " datagrams; " + std::to_string(t.stats.refused) +
        " refused, " + std::to_string(t.stats.denied) + " denied, " +
        std::to_string(t.stats.timed_out) + " timed out; " +
-       (t.stats.proxy_errors != 0
-            ? std::to_string(t.stats.proxy_errors) + " bad PROXY headers; "
-            : std::string()) +
+       (t.stats.proxy_errors != 0 ? std::to_string(t.stats.proxy_errors) + " bad PROXY headers; "
+                                  : std::string()) +
        (t.stats.handler_failures != 0
             ? std::to_string(t.stats.handler_failures) + " handlers failed to start; "
             : std::string()) +
@@ -306,9 +306,8 @@ std::string App::status_line() const {
             ? std::to_string(t.stats.listen_overflows) +
                   " dropped by the kernel at full accept queues (raise backlog); "
             : std::string()) +
-       (t.stats.output_cut != 0
-            ? std::to_string(t.stats.output_cut) + " cut at max_output_bytes; "
-            : std::string()) +
+       (t.stats.output_cut != 0 ? std::to_string(t.stats.output_cut) + " cut at max_output_bytes; "
+                                : std::string()) +
        "last reload: " + last_reload_;
   return s;
 }

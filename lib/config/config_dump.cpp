@@ -15,13 +15,27 @@ std::string toml_string(std::string_view text) {
   for (const char ch : text) {
     const auto c = static_cast<unsigned char>(ch);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\t': out += "\\t"; break;
-      case '\n': out += "\\n"; break;
-      case '\f': out += "\\f"; break;
-      case '\r': out += "\\r"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
       default:
         if (c < 0x20 || c == 0x7F) {
           out += "\\u00";
@@ -44,7 +58,9 @@ std::string duration(std::chrono::milliseconds ms) {
   return "\"" + std::to_string(n) + "ms\"";
 }
 
-std::string boolean(bool value) { return value ? "true" : "false"; }
+std::string boolean(bool value) {
+  return value ? "true" : "false";
+}
 
 std::string cidrs(const std::vector<Cidr>& list) {
   std::string out = "[";
@@ -65,11 +81,16 @@ std::string listen(const std::vector<SocketAddress>& addresses) {
 
 const char* level_name(LogLevel level) {
   switch (level) {
-    case LogLevel::kError: return "error";
-    case LogLevel::kWarning: return "warning";
-    case LogLevel::kNotice: return "notice";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kDebug: return "debug";
+    case LogLevel::kError:
+      return "error";
+    case LogLevel::kWarning:
+      return "warning";
+    case LogLevel::kNotice:
+      return "notice";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kDebug:
+      return "debug";
   }
   return "info";
 }
@@ -127,7 +148,8 @@ std::optional<std::string> dump_service_value(const ServiceConfig& s, std::strin
   if (key == "receive_buffer") return to_string(s.receive_buffer);
   if (key == "command") {
     std::string out = "[";
-    for (size_t i = 0; i < s.command.size(); ++i) out += (i == 0 ? "" : ", ") + toml_string(s.command[i]);
+    for (size_t i = 0; i < s.command.size(); ++i)
+      out += (i == 0 ? "" : ", ") + toml_string(s.command[i]);
     return out + "]";
   }
   if (key == "environment") {

@@ -24,8 +24,8 @@ constexpr std::array<std::string_view, 6> kReservedVariables = {
 bool valid_variable_name(std::string_view name) {
   if (name.empty() || (name[0] >= '0' && name[0] <= '9')) return false;
   for (const char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '_';
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
     if (!ok) return false;
   }
   return true;
@@ -100,9 +100,10 @@ bool set_command(Diagnostics& diag, const Field& field, ServiceConfig& service) 
 bool set_environment(Diagnostics& diag, const Field& field, ServiceConfig& service) {
   const auto* table = field.node.as_table();
   if (table == nullptr) {
-    diag.error(field.node.source(), quoted(field.key) +
-                                        " must be a table of strings, such as "
-                                        "environment = { LANG = \"C.UTF-8\", PATH = \"/usr/bin:/bin\" }");
+    diag.error(field.node.source(),
+               quoted(field.key) +
+                   " must be a table of strings, such as "
+                   "environment = { LANG = \"C.UTF-8\", PATH = \"/usr/bin:/bin\" }");
     return false;
   }
   std::vector<std::pair<std::string, std::string>> vars;

@@ -43,9 +43,8 @@ inline constexpr std::string_view kUpload[] = {"ack_word", "end_word", "max_uplo
 inline constexpr std::string_view kStreamUpload[] = {"max_upload_bytes", "upload_timeout",
                                                      "min_free_bytes"};
 inline constexpr std::string_view kMetrics[] = {"request_timeout", "max_request_bytes"};
-inline constexpr std::string_view kExec[] = {"command",     "environment", "max_instances",
-                                             "run_timeout", "kill_grace",  "user",
-                                             "group"};
+inline constexpr std::string_view kExec[] = {
+    "command", "environment", "max_instances", "run_timeout", "kill_grace", "user", "group"};
 }  // namespace mode_keys
 
 // In Mode's order, which is also the order messages list the modes in.

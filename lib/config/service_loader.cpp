@@ -205,8 +205,8 @@ std::string conflict_message(Conflict conflict, const Binding& later, const Bind
       same_service ? "this service's own " + earlier.address().to_string() + " (" + where + ")"
                    : "service " + quoted(earlier.service->config.name) + " (" +
                          earlier.address().to_string() + ", " + where + ")";
-  const std::string subject = std::string(transport_name(later.transport())) + " address " +
-                              later.address().to_string();
+  const std::string subject =
+      std::string(transport_name(later.transport())) + " address " + later.address().to_string();
   if (conflict == Conflict::kSameAddress) {
     return subject + " is already used by " + other + ": give each service its own port";
   }
@@ -263,8 +263,7 @@ void check_services(std::vector<LoadedService>& services, Config& config) {
     if (first != unique.end()) {
       service.diag->error(service.name_at,
                           "service " + quoted(service.config.name) + " is already defined at " +
-                              first->diag->file() + ":" +
-                              std::to_string(first->table_at.line) +
+                              first->diag->file() + ":" + std::to_string(first->table_at.line) +
                               ": each service is defined once across the main file and its "
                               "includes; rename or remove one");
       continue;

@@ -13,13 +13,19 @@ bool is_denial(Refusal refusal) {
 
 size_t refusal_index(Refusal refusal) {
   switch (refusal) {
-    case Refusal::kAccess: return 0;
+    case Refusal::kAccess:
+      return 0;
     case Refusal::kDaemonMaxConnections:
-    case Refusal::kMaxConnections: return 1;
-    case Refusal::kMaxPerSource: return 2;
-    case Refusal::kRate: return 3;
-    case Refusal::kProxySources: return 4;
-    case Refusal::kMaxInstances: return 6;
+    case Refusal::kMaxConnections:
+      return 1;
+    case Refusal::kMaxPerSource:
+      return 2;
+    case Refusal::kRate:
+      return 3;
+    case Refusal::kProxySources:
+      return 4;
+    case Refusal::kMaxInstances:
+      return 6;
   }
   return 0;
 }
@@ -32,7 +38,8 @@ std::string_view refusal_label(Refusal refusal) {
     case Refusal::kDaemonMaxConnections:
     case Refusal::kMaxConnections: return "max_connections";
     case Refusal::kMaxPerSource: return "max_per_source";
-    case Refusal::kMaxInstances: return "max_instances";
+    case Refusal::kMaxInstances:
+      return "max_instances";
   }
   return "unknown";
 }
@@ -87,9 +94,8 @@ bool AdmissionPolicy::over_rate(Clock::time_point now) {
 std::chrono::milliseconds AdmissionPolicy::rate_pause(Clock::time_point now) const {
   const auto& config = settings_->config;
   if (config.max_connection_rate == 0) return config.rate_pause;
-  const auto interval =
-      std::chrono::duration_cast<Clock::duration>(std::chrono::seconds(1)) /
-      config.max_connection_rate;
+  const auto interval = std::chrono::duration_cast<Clock::duration>(std::chrono::seconds(1)) /
+                        config.max_connection_rate;
   // The next connection fits once rate_tat_ + interval - now <= 1 s.
   const auto until_room = rate_tat_ + interval - std::chrono::seconds(1) - now;
   const auto wait = std::chrono::ceil<std::chrono::milliseconds>(until_room);

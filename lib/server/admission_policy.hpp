@@ -41,8 +41,8 @@ std::string_view refusal_label(Refusal refusal);
 // every refusal_label() and "fd_exhausted" (accept failed for want of file
 // descriptors; the client was closed at once).
 inline constexpr std::string_view kRefusalLabels[] = {
-    "allow_deny", "max_connections", "max_per_source", "rate", "proxy", "fd_exhausted",
-    "max_instances"};
+    "allow_deny", "max_connections", "max_per_source", "rate",
+    "proxy",      "fd_exhausted",    "max_instances"};
 inline constexpr size_t kRefusalFdExhausted = 5;
 // Index of refusal_label(refusal) in kRefusalLabels.
 size_t refusal_index(Refusal refusal);

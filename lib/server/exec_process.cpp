@@ -1,12 +1,12 @@
 #include "server/exec_process.hpp"
 
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
-#include <linux/sockios.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <array>
@@ -71,8 +71,8 @@ Result<std::unique_ptr<ExecProcess>> ExecProcess::start(Reactor& reactor, Logger
     return ec;
   }
   if (request.run_timeout.count() > 0) {
-    process->run_timer_ = reactor.add_timer(
-        request.run_timeout, [p = process.get(), grace = request.kill_grace] {
+    process->run_timer_ =
+        reactor.add_timer(request.run_timeout, [p = process.get(), grace = request.kill_grace] {
           p->run_timer_ = 0;
           p->terminate("run_timeout", grace);
         });
@@ -185,7 +185,8 @@ void ExecProcess::log_line(std::string_view line) noexcept {
   }
   std::string text = escape_payload(std::span<const char>(line.data(), line.size()), kMaxLine);
   std::string pid = std::to_string(pid_);
-  logger_.log({LogLevel::kNotice, LogEvent::kExecStderr,
+  logger_.log({LogLevel::kNotice,
+               LogEvent::kExecStderr,
                service_ + "[" + pid + "] " + peer_ + ": " + text,
                {{"SERVICE", service_}, {"PEER", peer_}, {"PID", std::move(pid)}}});
 }

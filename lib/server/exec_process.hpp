@@ -48,8 +48,7 @@ class ExecProcess {
   // Spawns the handler (exec_spawn.hpp) and watches it. `service` and
   // `peer` label its stderr records; the caller keeps `service` alive.
   static Result<std::unique_ptr<ExecProcess>> start(Reactor& reactor, Logger& logger,
-                                                    Observer& observer,
-                                                    const std::string& service,
+                                                    Observer& observer, const std::string& service,
                                                     std::string peer, Start request);
   ~ExecProcess();
   ExecProcess(const ExecProcess&) = delete;
@@ -87,7 +86,7 @@ class ExecProcess {
   };
 
   static constexpr size_t kMaxLine = 4096;  // longer lines become several records
-  static constexpr int kReadBudget = 4;      // 64 KiB reads per event, then the ready list
+  static constexpr int kReadBudget = 4;     // 64 KiB reads per event, then the ready list
 
   Reactor& reactor_;
   Logger& logger_;

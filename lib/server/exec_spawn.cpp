@@ -110,8 +110,14 @@ Result<Spawned> spawn_handler(const SpawnRequest& request) {
   if (auto ec = move_above_stdio(connection, connection_copy)) return ec;
   if (auto ec = move_above_stdio(stderr_pipe, pipe_copy)) return ec;
 
-  spawn_internal::ChildArgs args{request.argv->front().c_str(), argv.data(), envp.data(),
-                                 connection, stderr_pipe, request.uid, request.gid, 0};
+  spawn_internal::ChildArgs args{request.argv->front().c_str(),
+                                 argv.data(),
+                                 envp.data(),
+                                 connection,
+                                 stderr_pipe,
+                                 request.uid,
+                                 request.gid,
+                                 0};
   // No signal handler may run in the child while it shares our memory; it
   // restores defaults and unblocks everything just before execve.
   sigset_t all, old;
@@ -119,7 +125,7 @@ Result<Spawned> spawn_handler(const SpawnRequest& request) {
   ::pthread_sigmask(SIG_SETMASK, &all, &old);
   int pidfd = -1;
   const pid_t pid = libc_clone()(spawn_internal::child_main, stack.top(),
-                            CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &args, &pidfd);
+                                 CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &args, &pidfd);
   const int clone_errno = errno;
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (pid < 0) return errno_code(clone_errno);

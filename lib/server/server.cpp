@@ -108,10 +108,10 @@ Result<std::unique_ptr<Listener>> Server::open_listener(const ServiceConfig& ser
     }
   }
   if (!fd) {
-    auto bound = service.transport() == Transport::kTcp
-                     ? listen_tcp(address,
-                                  {.backlog = service.backlog, .reuse_port = service.reuse_port})
-                     : bind_udp(address, service.reuse_port);
+    auto bound =
+        service.transport() == Transport::kTcp
+            ? listen_tcp(address, {.backlog = service.backlog, .reuse_port = service.reuse_port})
+            : bind_udp(address, service.reuse_port);
     if (!bound) return bound.error();
     fd = std::move(*bound);
   }

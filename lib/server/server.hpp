@@ -10,11 +10,11 @@
 #include <vector>
 
 #include "config/config.hpp"
-#include "storage/upload_store.hpp"
 #include "server/listener.hpp"
 #include "server/metrics_exporter.hpp"
 #include "server/server_context.hpp"
 #include "server/service_runtime.hpp"
+#include "storage/upload_store.hpp"
 
 namespace socketd {
 

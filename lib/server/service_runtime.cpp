@@ -14,8 +14,7 @@
 namespace socketd {
 
 ServiceRuntime::ServiceRuntime(ServerContext& context,
-                               std::shared_ptr<const ServiceSettings> settings,
-                               ServiceStats& stats)
+                               std::shared_ptr<const ServiceSettings> settings, ServiceStats& stats)
     : context_(context), settings_(settings), admission_(std::move(settings)), stats_(stats) {}
 
 ServiceRuntime::~ServiceRuntime() { abort_all("daemon stopped"); }
@@ -114,7 +113,7 @@ void ServiceRuntime::refused(Refusal refusal, const SocketAddress& client,
 namespace {
 
 using SessionMaker = std::unique_ptr<Session> (ServiceRuntime::*)(const ServiceSettings&,
-                                                                   const SocketAddress&);
+                                                                  const SocketAddress&);
 struct ModeSessions {
   Mode mode;
   // nullptr: the mode has no sessions (UDP: no connections; exec: a handler
@@ -225,8 +224,7 @@ void ServiceRuntime::upload_ended(const UploadResult& result, const SocketAddres
                    name() + ": upload " + result.file + (done ? " finished, " : " incomplete, ") +
                        std::to_string(result.bytes) + " bytes" +
                        (result.sha256.empty() ? "" : ", sha256 " + result.sha256) +
-                       (result.reason.empty() ? "" : ": " + result.reason) + " (from " + from +
-                       ")",
+                       (result.reason.empty() ? "" : ": " + result.reason) + " (from " + from + ")",
                    {{"SERVICE", name()},
                     {"PEER", std::move(from)},
                     {"FILE", result.file},
@@ -241,11 +239,11 @@ std::function<void(std::string_view)> ServiceRuntime::upload_refuser(const Socke
   return [this, peer](std::string_view reason) {
     ++stats_.uploads_refused;
     std::string from = peer.to_string();
-    context_.logger.log({LogLevel::kNotice, LogEvent::kUploadRefused,
-                         name() + ": upload from " + from + " refused: " + std::string(reason),
-                         {{"SERVICE", name()},
-                          {"PEER", std::move(from)},
-                          {"REASON", std::string(reason)}}});
+    context_.logger.log(
+        {LogLevel::kNotice,
+         LogEvent::kUploadRefused,
+         name() + ": upload from " + from + " refused: " + std::string(reason),
+         {{"SERVICE", name()}, {"PEER", std::move(from)}, {"REASON", std::string(reason)}}});
   };
 }
 
@@ -297,14 +295,17 @@ void ServiceRuntime::exec_failed(Connection& connection, const std::string& comm
                                  std::error_code error) {
   ++stats_.handler_failures;
   std::string peer = connection.peer().to_string();
-  context_.logger.log(
-      {LogLevel::kError, LogEvent::kGeneric,
-       name() + ": cannot run handler " + command + " for " + peer + ": " + error.message() +
-           " (connection closed; check 'command' with socketd --check-config)",
-       {{"SERVICE", name()}, {"PEER", std::move(peer)}, {"COMMAND", command}}});
+  context_.logger.log({LogLevel::kError,
+                       LogEvent::kGeneric,
+                       name() + ": cannot run handler " + command + " for " + peer + ": " +
+                           error.message() +
+                           " (connection closed; check 'command' with socketd --check-config)",
+                       {{"SERVICE", name()}, {"PEER", std::move(peer)}, {"COMMAND", command}}});
 }
 
-void ServiceRuntime::exec_exited(Connection& /*connection*/) { --running_handlers_; }
+void ServiceRuntime::exec_exited(Connection& /*connection*/) {
+  --running_handlers_;
+}
 
 void ServiceRuntime::terminate_handlers(std::string_view why) {
   for (auto& connection : connections_) {

@@ -43,11 +43,11 @@ struct ServiceStats {
   // (metrics: socketd_listen_overflows_total{service}).
   uint64_t listen_overflows = 0;
   uint64_t refused_by[std::size(kRefusalLabels)] = {};  // refused + denied, by reason
-  uint64_t uploads_refused = 0;  // the upload could not start (no file was made)
-  uint64_t upload_bytes = 0;     // stored by finished and incomplete uploads
+  uint64_t uploads_refused = 0;    // the upload could not start (no file was made)
+  uint64_t upload_bytes = 0;       // stored by finished and incomplete uploads
   uint64_t datagrams_dropped = 0;  // by the kernel, queue full (SO_RXQ_OVFL)
-  uint64_t handlers_started = 0;  // exec
-  uint64_t handler_failures = 0;  // exec: the handler could not be started
+  uint64_t handlers_started = 0;   // exec
+  uint64_t handler_failures = 0;   // exec: the handler could not be started
 };
 
 class ServiceRuntime {
@@ -136,7 +136,7 @@ class ServiceRuntime {
   IdleList awaiting_header_;  // PROXY header not yet read; ordered by deadline
   AdmissionPolicy admission_;
   ServiceStats& stats_;
-  size_t running_handlers_ = 0;  // exec
+  size_t running_handlers_ = 0;                // exec
   std::unique_ptr<DatagramLog> datagram_log_;  // udp-log only, made on the first datagram
 };
 

@@ -78,7 +78,9 @@ LogRecord only_exit(TestServer& server) {
   return exits.empty() ? LogRecord{} : exits.front();
 }
 
-void shutdown_write(int fd) { ::shutdown(fd, SHUT_WR); }
+void shutdown_write(int fd) {
+  ::shutdown(fd, SHUT_WR);
+}
 
 std::map<std::string, std::string> parse_env(const std::string& text) {
   std::map<std::string, std::string> env;
@@ -97,7 +99,9 @@ uint16_t local_port(int fd) {
   return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
 }
 
-bool process_gone(pid_t pid) { return ::kill(pid, 0) != 0 && errno == ESRCH; }
+bool process_gone(pid_t pid) {
+  return ::kill(pid, 0) != 0 && errno == ESRCH;
+}
 
 // The pids of this process's children (zombies included), from /proc.
 std::vector<pid_t> children_of_this_process() {
@@ -235,7 +239,8 @@ TEST(Exec, StderrLinesAreEscapedRecordsOfTheServiceAndPeer) {
 }
 
 TEST(Exec, StderrOverTheLogRateIsCountedNotLogged) {
-  TestServer server({shell_service("noisy", "i=0; while [ $i -lt 50 ]; do echo $i >&2; i=$((i+1)); done")});
+  TestServer server(
+      {shell_service("noisy", "i=0; while [ $i -lt 50 ]; do echo $i >&2; i=$((i+1)); done")});
   server.limit_log(10);
   auto fd = connect_tcp_blocking(server.address("noisy"));
   EXPECT_EQ(recv_until_eof(fd.get()), "");

@@ -198,11 +198,9 @@ TEST(StreamUpload, FinishedAndIncompleteRecordsNameThePeer) {
   const LogRecord* done = find_record(records, LogEvent::kUploadFinished);
   const LogRecord* cut = find_record(records, LogEvent::kUploadIncomplete);
   EXPECT_EQ(field_of(*done, "PEER"), finished_peer);
-  EXPECT_TRUE(done->message.ends_with(" (from " + finished_peer + ")"))
-      << done->message;
+  EXPECT_TRUE(done->message.ends_with(" (from " + finished_peer + ")")) << done->message;
   EXPECT_EQ(field_of(*cut, "PEER"), cut_peer);
-  EXPECT_TRUE(cut->message.ends_with(" (from " + cut_peer + ")"))
-      << cut->message;
+  EXPECT_TRUE(cut->message.ends_with(" (from " + cut_peer + ")")) << cut->message;
   ASSERT_TRUE(server.wait_for_io());
 }
 

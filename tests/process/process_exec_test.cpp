@@ -19,8 +19,7 @@ std::string exec_service(std::string_view name, std::string_view command_array,
 class ProcessExec : public DaemonTest {};
 
 TEST_F(ProcessExec, CheckConfigNamesAMissingHandlerWithItsLocation) {
-  const std::string path =
-      write_config(exec_service("h", R"(["/nonexistent/handler", "--flag"])"));
+  const std::string path = write_config(exec_service("h", R"(["/nonexistent/handler", "--flag"])"));
   DaemonOptions options;
   options.args = {"--check-config", "--config", path};
   std::string out, err;
@@ -69,9 +68,9 @@ TEST_F(ProcessExec, StopTerminatesRunningHandlersAndExitsZero) {
 }
 
 TEST_F(ProcessExec, AHandlerIgnoringSigtermIsKilledAtTheDrainTimeout) {
-  auto ports = start(daemon_table("drain_timeout = \"300ms\"\n") +
-                     exec_service("stubborn",
-                                  R"(["/bin/sh", "-c", "trap '' TERM; echo ready; read line"])"));
+  auto ports = start(
+      daemon_table("drain_timeout = \"300ms\"\n") +
+      exec_service("stubborn", R"(["/bin/sh", "-c", "trap '' TERM; echo ready; read line"])"));
   ASSERT_EQ(ports.size(), 1u);
   Fd a = connect_port(ports["stubborn/tcp"]);
   EXPECT_EQ(recv_exact(a.get(), 6), "ready\n");

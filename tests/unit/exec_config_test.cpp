@@ -12,7 +12,9 @@
 namespace socketd {
 namespace {
 
-ConfigLoad parse(std::string_view text) { return parse_config(text, "test.toml"); }
+ConfigLoad parse(std::string_view text) {
+  return parse_config(text, "test.toml");
+}
 
 std::string exec_service(std::string_view keys) {
   return "[services.h]\nmode = \"exec\"\nlisten = \"127.0.0.1:0\"\n" + std::string(keys);
@@ -36,9 +38,10 @@ std::string exec_service(std::string_view keys) {
 }
 
 TEST(ExecConfig, ReadsCommandEnvironmentAndLimits) {
-  const auto load = parse(exec_service(
-      "command = [\"/bin/cat\", \"-u\"]\nenvironment = { LANG = \"C.UTF-8\", PATH = \"/usr/bin\" }\n"
-      "max_instances = 50\nrun_timeout = \"30s\"\nkill_grace = \"2s\"\n"));
+  const auto load =
+      parse(exec_service("command = [\"/bin/cat\", \"-u\"]\nenvironment = { LANG = \"C.UTF-8\", "
+                         "PATH = \"/usr/bin\" }\n"
+                         "max_instances = 50\nrun_timeout = \"30s\"\nkill_grace = \"2s\"\n"));
   ASSERT_TRUE(load.ok()) << (load.errors.empty() ? "" : load.errors.front().to_string());
   const auto& s = load.config->services.at(0);
   EXPECT_EQ(s.mode, Mode::kExec);
@@ -71,16 +74,16 @@ TEST(ExecConfig, HandlerThatDoesNotExistIsAnErrorAtTheElement) {
 }
 
 TEST(ExecConfig, RelativeHandlerPathIsRefused) {
-  EXPECT_TRUE(only_error_at(exec_service("command = [\"cat\"]\n"), 4, 12,
-                            "must be an absolute path"));
+  EXPECT_TRUE(
+      only_error_at(exec_service("command = [\"cat\"]\n"), 4, 12, "must be an absolute path"));
 }
 
 TEST(ExecConfig, HandlerThatIsNotExecutableIsRefused) {
   const std::string path = ::testing::TempDir() + "socketd-exec-config-plain";
   { std::ofstream(path) << "#!/bin/sh\n"; }
   ::chmod(path.c_str(), 0644);
-  EXPECT_TRUE(only_error_at(exec_service("command = [\"" + path + "\"]\n"), 4, 12,
-                            "is not executable"));
+  EXPECT_TRUE(
+      only_error_at(exec_service("command = [\"" + path + "\"]\n"), 4, 12, "is not executable"));
   ::unlink(path.c_str());
 }
 
@@ -91,8 +94,8 @@ TEST(ExecConfig, ADirectoryIsNotAHandler) {
 TEST(ExecConfig, CommandMustBeANonEmptyArrayOfStrings) {
   EXPECT_TRUE(only_error_at(exec_service("command = \"/bin/cat\"\n"), 4, 11,
                             "must be a non-empty array of strings"));
-  EXPECT_TRUE(only_error_at(exec_service("command = []\n"), 4, 11,
-                            "must be a non-empty array of strings"));
+  EXPECT_TRUE(
+      only_error_at(exec_service("command = []\n"), 4, 11, "must be a non-empty array of strings"));
   EXPECT_TRUE(only_error_at(exec_service("command = [\"/bin/cat\", 3]\n"), 4, 24,
                             "entries must be strings"));
 }
@@ -104,9 +107,9 @@ TEST(ExecConfig, EnvironmentMayNotSetWhatSocketdSets) {
 }
 
 TEST(ExecConfig, EnvironmentNamesAndValuesAreChecked) {
-  EXPECT_TRUE(only_error_at(
-      exec_service("command = [\"/bin/cat\"]\nenvironment = { \"A-B\" = \"x\" }\n"), 5, 17,
-      "may only contain letters, digits and '_'"));
+  EXPECT_TRUE(
+      only_error_at(exec_service("command = [\"/bin/cat\"]\nenvironment = { \"A-B\" = \"x\" }\n"),
+                    5, 17, "may only contain letters, digits and '_'"));
   EXPECT_TRUE(only_error_at(exec_service("command = [\"/bin/cat\"]\nenvironment = { A = 1 }\n"), 5,
                             21, "must be a string"));
   EXPECT_TRUE(only_error_at(exec_service("command = [\"/bin/cat\"]\nenvironment = [\"A=1\"]\n"), 5,
@@ -131,8 +134,9 @@ TEST(ExecConfig, UnknownUserIsAnErrorOrNeedsRoot) {
   EXPECT_EQ(error.line, 5u);
   EXPECT_EQ(error.column, 8u);
   // As root: the name must resolve; otherwise: only root may switch users.
-  EXPECT_TRUE(error.message.find(::geteuid() == 0 ? "does not exist" : "needs socketd to run as root") !=
-              std::string::npos)
+  EXPECT_TRUE(
+      error.message.find(::geteuid() == 0 ? "does not exist" : "needs socketd to run as root") !=
+      std::string::npos)
       << error.to_string();
 }
 
