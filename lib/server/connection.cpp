@@ -342,17 +342,17 @@ void Connection::log_closed(std::string_view reason) {
                     {"BYTES_OUT", std::move(out)},
                     {"DURATION_MS", std::move(duration)},
                     {"REASON", std::string(reason)}}};
+  add_proxy(record);
+  logger.log(record);
+}
+
+void Connection::add_proxy(LogRecord& record) const {
   if (const SocketAddress* via = proxy()) {
     std::string proxy_address = via->to_string();
     record.message += " via " + proxy_address;
     record.fields.push_back({"PROXY", std::move(proxy_address)});
   }
-  logger.log(record);
 }
-
-}  // namespace socketd
-
-namespace socketd {
 
 void Connection::read_exec_proxy_header() {
   auto& scratch = service_.context().scratch;
@@ -441,16 +441,15 @@ void Connection::begin_exec() {
     finish("cannot prepare the socket for the handler: " + ec.message(), false);
     return;
   }
-  auto started = ExecProcess::start(
-      service_.context().reactor, service_.context().logger, *this, config.name,
-      peer_.to_string(),
-      {.argv = &config.command,
-       .env = handler_environment(),
-       .connection = fd_.get(),
-       .uid = config.uid,
-       .gid = config.gid,
-       .run_timeout = config.run_timeout,
-       .kill_grace = config.kill_grace});
+  auto started = ExecProcess::start(service_.context().reactor, service_.context().logger, *this,
+                                    config.name, peer_.to_string(),
+                                    {.argv = &config.command,
+                                     .env = handler_environment(),
+                                     .connection = fd_.get(),
+                                     .uid = config.uid,
+                                     .gid = config.gid,
+                                     .run_timeout = config.run_timeout,
+                                     .kill_grace = config.kill_grace});
   if (!started) {
     service_.exec_failed(*this, config.command.front(), started.error());
     refusal_logged_ = true;
@@ -498,7 +497,9 @@ void Connection::log_exit(const ExitStatus& status, std::string_view ended_by) {
   std::string duration = std::to_string(ms);
   std::string pid = std::to_string(exec_->pid());
   std::string how;
-  LogRecord record{level, LogEvent::kExecExited, {},
+  LogRecord record{level,
+                   LogEvent::kExecExited,
+                   {},
                    {{"SERVICE", config.name},
                     {"PEER", peer},
                     {"PID", pid},
@@ -527,11 +528,7 @@ void Connection::log_exit(const ExitStatus& status, std::string_view ended_by) {
   record.fields.push_back({"DURATION_MS", std::move(duration)});
   record.fields.push_back({"BYTES_IN", std::move(in)});
   record.fields.push_back({"BYTES_OUT", std::move(out)});
-  if (const SocketAddress* via = proxy()) {
-    std::string proxy_address = via->to_string();
-    record.message += " via " + proxy_address;
-    record.fields.push_back({"PROXY", std::move(proxy_address)});
-  }
+  add_proxy(record);
   logger.log(record);
 }
 

@@ -14,6 +14,7 @@
 #include <memory>
 
 #include "buffer/buffer.hpp"
+#include "log/logger.hpp"
 #include "net/address.hpp"
 #include "net/fd.hpp"
 #include "net/proxy_header.hpp"
@@ -102,6 +103,8 @@ class Connection final : public IoHandler, private Reply, private ExecProcess::O
   void finish(std::string_view reason, bool graceful);
   void close_socket(bool graceful);
   void log_closed(std::string_view reason);
+  // " via PROXY" and SOCKETD_PROXY, when a PROXY header named the client.
+  void add_proxy(LogRecord& record) const;
 
   // exec mode: the PROXY header is peeked and only its own bytes consumed,
   // so what the client sent after it stays in the socket for the handler.
@@ -126,7 +129,7 @@ class Connection final : public IoHandler, private Reply, private ExecProcess::O
   Fd fd_;
   SocketAddress peer_;
   std::unique_ptr<Proxied> proxied_;
-  std::unique_ptr<Session> session_;  // null until admitted; always null in exec mode
+  std::unique_ptr<Session> session_;   // null until admitted; always null in exec mode
   std::unique_ptr<ExecProcess> exec_;  // exec mode, once the handler runs
   Buffer out_;
   IdleHook idle_;
@@ -145,8 +148,8 @@ class Connection final : public IoHandler, private Reply, private ExecProcess::O
   bool broken_ = false;
   bool closed_ = false;
   bool admitted_ = true;
-  int low_water_ = 1;  // SO_RCVLOWAT as set (1: the kernel's default)
-  size_t unread_seen_ = 0;  // input_grew_unread()'s last count; 0 after a read
+  int low_water_ = 1;            // SO_RCVLOWAT as set (1: the kernel's default)
+  size_t unread_seen_ = 0;       // input_grew_unread()'s last count; 0 after a read
   bool refusal_logged_ = false;  // the service logged why: no "closed" record
   bool registered_ = false;      // fd_ is in the epoll set
 };
