@@ -360,6 +360,9 @@ int run(const socketd::Options& options, const std::vector<std::string>& argv) {
   }
   ::signal(SIGPIPE, SIG_IGN);
   install_crash_handoff();
+  // exec handlers are reaped through their pidfds (waitid P_PIDFD): that needs
+  // SIGCHLD at its default, not ignored (which makes the kernel reap them).
+  ::signal(SIGCHLD, SIG_DFL);
 
   auto load = load_config_file(options.config_path);
   for (const auto& error : load.errors) std::fprintf(stderr, "%s\n", error.to_string().c_str());

@@ -110,7 +110,12 @@ const char* message_id(LogEvent event) {
     case LogEvent::kStopping: return "8d0b4b1f6a2e4f0c9f3c1a7e5d2b6c0a";
     case LogEvent::kDatagramSummary: return "8d0b4b1f6a2e4f0c9f3c1a7e5d2b6c0b";
     case LogEvent::kLogDropped: return "8d0b4b1f6a2e4f0c9f3c1a7e5d2b6c0c";
-    case LogEvent::kUploadRefused: return "8d0b4b1f6a2e4f0c9f3c1a7e5d2b6c0d";
+    case LogEvent::kUploadRefused:
+      return "8d0b4b1f6a2e4f0c9f3c1a7e5d2b6c0d";
+    case LogEvent::kExecExited:
+      return "8d0b4b1f6a2e4f0c9f3c1a7e5d2b6c0e";
+    case LogEvent::kExecStderr:
+      return "8d0b4b1f6a2e4f0c9f3c1a7e5d2b6c0f";
   }
   return nullptr;
 }

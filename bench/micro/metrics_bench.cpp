@@ -72,13 +72,13 @@ struct ServerWith {
       ServiceConfig s;
       s.name = "service-" + std::to_string(i);
       s.mode = modes[i % 4];
-      s.listen = *SocketAddress::parse("127.0.0.1:0");
+      s.listen = {*SocketAddress::parse("127.0.0.1:0")};
       config.services.push_back(std::move(s));
     }
     ServiceConfig m;
     m.name = "metrics";
     m.mode = Mode::kMetrics;
-    m.listen = *SocketAddress::parse("127.0.0.1:0");
+    m.listen = {*SocketAddress::parse("127.0.0.1:0")};
     config.services.push_back(std::move(m));
     ok = server->apply(config).empty();
   }
@@ -124,7 +124,8 @@ void BM_Scrape(benchmark::State& state) {
     MetricsSession session({}, [server](std::string& out) { server->render_metrics(out); });
     session.on_data({kRequest.data(), kRequest.size()}, reply);
   }
-  if (reply.sends != static_cast<size_t>(state.iterations())) state.SkipWithError("a scrape was not answered");
+  if (reply.sends != static_cast<size_t>(state.iterations()))
+    state.SkipWithError("a scrape was not answered");
   state.counters["bytes"] =
       static_cast<double>(reply.bytes) / static_cast<double>(state.iterations());
 }

@@ -301,6 +301,9 @@ void App::stop() {
   // wait in the accept queue for the next socketd (after a restart or a
   // crash) instead of being refused; `systemctl stop` closes them for good.
   server_.stop_listening(/*handoff=*/true);
+  // exec handlers get SIGTERM now and the rest of drain_timeout to exit;
+  // abort_all() at its end SIGKILLs and reaps whatever still runs.
+  server_.terminate_handlers("daemon stopping");
   logger_.log({LogLevel::kNotice, LogEvent::kStopping,
                "stopping: no longer accepting; " + std::to_string(server_.open_connections()) +
                    " connection(s) may finish within " +
@@ -379,7 +382,8 @@ void App::stop_now(int signo) {
   if (drain_poll_ != 0) reactor_.cancel_timer(drain_poll_);
   drain_timer_ = drain_poll_ = 0;
   const size_t open = server_.open_connections();
-  logger_.log({LogLevel::kNotice, LogEvent::kStopping,
+  logger_.log({LogLevel::kNotice,
+               LogEvent::kStopping,
                std::string("second ") + (signo == SIGINT ? "SIGINT" : "SIGTERM") +
                    " while draining: stopping at once, closing " + std::to_string(open) +
                    " connection(s)",
@@ -391,24 +395,25 @@ void App::stop_now(int signo) {
 std::string App::status_line() const {
   const auto t = server_.totals();
   std::string s = stopping_ ? "Stopping: " : "";
-  s += std::to_string(t.open_connections) + " open, " +
-       std::to_string(t.stats.connections_total) + " total connections; " +
-       std::to_string(t.stats.bytes_in) + " B in, " + std::to_string(t.stats.bytes_out) +
-       " B out; uploads " + std::to_string(t.stats.uploads_finished) + " finished, " +
+  s += std::to_string(t.open_connections) + " open, " + std::to_string(t.stats.connections_total) +
+       " total connections; " + std::to_string(t.stats.bytes_in) + " B in, " +
+       std::to_string(t.stats.bytes_out) + " B out; uploads " +
+       std::to_string(t.stats.uploads_finished) + " finished, " +
        std::to_string(t.stats.uploads_incomplete) + " incomplete; " +
        std::to_string(t.stats.datagrams) + " datagrams; " + std::to_string(t.stats.refused) +
        " refused, " + std::to_string(t.stats.denied) + " denied, " +
        std::to_string(t.stats.timed_out) + " timed out; " +
-       (t.stats.proxy_errors != 0
-            ? std::to_string(t.stats.proxy_errors) + " bad PROXY headers; "
+       (t.stats.proxy_errors != 0 ? std::to_string(t.stats.proxy_errors) + " bad PROXY headers; "
+                                  : std::string()) +
+       (t.stats.handler_failures != 0
+            ? std::to_string(t.stats.handler_failures) + " handlers failed to start; "
             : std::string()) +
        (t.stats.listen_overflows != 0
             ? std::to_string(t.stats.listen_overflows) +
                   " dropped by the kernel at full accept queues (raise backlog); "
             : std::string()) +
-       (t.stats.output_cut != 0
-            ? std::to_string(t.stats.output_cut) + " cut at max_output_bytes; "
-            : std::string()) +
+       (t.stats.output_cut != 0 ? std::to_string(t.stats.output_cut) + " cut at max_output_bytes; "
+                                : std::string()) +
        "last reload: " + last_reload_;
   return s;
 }

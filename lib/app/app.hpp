@@ -1,7 +1,7 @@
 // App: the daemon's life cycle on one reactor: start from a config, reload it
 // on SIGHUP (all or nothing; the file reading and the upload directory's
-// opening run as an I/O job, so the loop never waits on a file system), stop gracefully on SIGTERM (stop accepting,
-// drain up to drain_timeout, then close the rest), and keep the supervisor
+// opening run as an I/O job, so the loop never waits on a file system), stop gracefully on SIGTERM
+// (stop accepting, drain up to drain_timeout, then close the rest), and keep the supervisor
 // informed (ready, reloading, stopping, status, watchdog).
 #pragma once
 

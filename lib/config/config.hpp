@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "config/mode_table.hpp"
@@ -84,6 +85,22 @@ struct ServiceConfig {
   // udp-log: SO_RCVBUF at least this (bytes; the kernel doubles it for its
   // bookkeeping). 0: leave the kernel's default (net.core.rmem_default).
   uint32_t receive_buffer = kDefaultReceiveBuffer;
+
+  // exec: the handler run for each connection (argv; [0] an absolute path,
+  // checked when the file is loaded), extra environment variables (in file
+  // order), how many may run at once (0: only the connection limits), how long
+  // one may run (0: no limit) and how long after its SIGTERM it gets SIGKILL.
+  std::vector<std::string> command;
+  std::vector<std::pair<std::string, std::string>> environment;
+  uint32_t max_instances = 0;
+  std::chrono::milliseconds run_timeout{0};
+  std::chrono::milliseconds kill_grace{5000};
+  // exec as root only: run the handler as this user / group (names as
+  // written, and the ids they resolved to when the file was loaded).
+  std::string user;
+  std::string group;
+  int64_t uid = -1;  // -1: not set
+  int64_t gid = -1;
 
   Transport transport() const { return transport_of(mode); }
 };

@@ -15,13 +15,27 @@ std::string toml_string(std::string_view text) {
   for (const char ch : text) {
     const auto c = static_cast<unsigned char>(ch);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\t': out += "\\t"; break;
-      case '\n': out += "\\n"; break;
-      case '\f': out += "\\f"; break;
-      case '\r': out += "\\r"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
       default:
         if (c < 0x20 || c == 0x7F) {
           out += "\\u00";
@@ -44,7 +58,9 @@ std::string duration(std::chrono::milliseconds ms) {
   return "\"" + std::to_string(n) + "ms\"";
 }
 
-std::string boolean(bool value) { return value ? "true" : "false"; }
+std::string boolean(bool value) {
+  return value ? "true" : "false";
+}
 
 std::string cidrs(const std::vector<Cidr>& list) {
   std::string out = "[";
@@ -65,11 +81,16 @@ std::string listen(const std::vector<SocketAddress>& addresses) {
 
 const char* level_name(LogLevel level) {
   switch (level) {
-    case LogLevel::kError: return "error";
-    case LogLevel::kWarning: return "warning";
-    case LogLevel::kNotice: return "notice";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kDebug: return "debug";
+    case LogLevel::kError:
+      return "error";
+    case LogLevel::kWarning:
+      return "warning";
+    case LogLevel::kNotice:
+      return "notice";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kDebug:
+      return "debug";
   }
   return "info";
 }
@@ -78,6 +99,9 @@ const char* level_name(LogLevel level) {
 bool shown(const ServiceConfig& service, std::string_view key) {
   if (key == "proxy_header_timeout" || key == "proxy_sources") return service.proxy_protocol;
   if (key == "max_line_bytes") return service.framing == Framing::kLine;
+  if (key == "idle_timeout") return service.mode != Mode::kExec;
+  if (key == "user") return !service.user.empty();
+  if (key == "group") return !service.group.empty();
   return true;
 }
 
@@ -122,6 +146,25 @@ std::optional<std::string> dump_service_value(const ServiceConfig& s, std::strin
   if (key == "request_timeout") return duration(s.request_timeout);
   if (key == "max_request_bytes") return to_string(s.max_request_bytes);
   if (key == "receive_buffer") return to_string(s.receive_buffer);
+  if (key == "command") {
+    std::string out = "[";
+    for (size_t i = 0; i < s.command.size(); ++i)
+      out += (i == 0 ? "" : ", ") + toml_string(s.command[i]);
+    return out + "]";
+  }
+  if (key == "environment") {
+    std::string out = "{";
+    for (size_t i = 0; i < s.environment.size(); ++i) {
+      out += (i == 0 ? " " : ", ") + s.environment[i].first + " = " +
+             toml_string(s.environment[i].second);
+    }
+    return out + (s.environment.empty() ? "}" : " }");
+  }
+  if (key == "max_instances") return to_string(s.max_instances);
+  if (key == "run_timeout") return duration(s.run_timeout);
+  if (key == "kill_grace") return duration(s.kill_grace);
+  if (key == "user") return toml_string(s.user);
+  if (key == "group") return toml_string(s.group);
   return std::nullopt;
 }
 

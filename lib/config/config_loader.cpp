@@ -91,7 +91,8 @@ void load_daemon(Diagnostics& diag, const toml::node& node, DaemonConfig& daemon
     const auto [it, first] = set.emplace(std::string(key.str()), here);
     if (!first) {
       diag.error(key.source(), "[daemon] " + quoted(key.str()) + " is already set at " +
-                                   it->second + ": set each key once across the main file and "
+                                   it->second +
+                                   ": set each key once across the main file and "
                                    "its includes");
       continue;
     }
@@ -130,8 +131,9 @@ std::vector<Include> read_includes(Diagnostics& diag, const toml::node& node) {
   return out;
 }
 
-void load_root(Diagnostics& diag, const toml::table& root, Config& config, DaemonKeysSet& daemon_set,
-               std::vector<LoadedService>& services, std::vector<Include>* includes) {
+void load_root(Diagnostics& diag, const toml::table& root, Config& config,
+               DaemonKeysSet& daemon_set, std::vector<LoadedService>& services,
+               std::vector<Include>* includes) {
   constexpr std::string_view kSections[] = {"daemon", "services", "include"};
   for (const auto& [key, node] : root) {
     if (key.str() == "daemon") {
@@ -197,7 +199,8 @@ bool has_glob_characters(std::string_view pattern) {
 }
 
 // The files one include pattern names, sorted (glob(3) sorts by name).
-std::vector<std::string> expand(Diagnostics& diag, const Include& include, const std::string& base) {
+std::vector<std::string> expand(Diagnostics& diag, const Include& include,
+                                const std::string& base) {
   const std::string pattern =
       include.pattern.front() == '/' ? include.pattern : base + "/" + include.pattern;
   if (!has_glob_characters(include.pattern)) return {pattern};  // must exist: read_file says

@@ -12,7 +12,7 @@
 
 namespace socketd {
 
-enum class Mode { kBanner, kChat, kEcho, kUdpLog, kUpload, kStreamUpload, kMetrics };
+enum class Mode { kBanner, kChat, kEcho, kUdpLog, kUpload, kStreamUpload, kMetrics, kExec };
 enum class Transport { kTcp, kUdp };
 
 struct ModeInfo {
@@ -43,6 +43,8 @@ inline constexpr std::string_view kUpload[] = {"ack_word", "end_word", "max_uplo
 inline constexpr std::string_view kStreamUpload[] = {"max_upload_bytes", "upload_timeout",
                                                      "min_free_bytes"};
 inline constexpr std::string_view kMetrics[] = {"request_timeout", "max_request_bytes"};
+inline constexpr std::string_view kExec[] = {
+    "command", "environment", "max_instances", "run_timeout", "kill_grace", "user", "group"};
 }  // namespace mode_keys
 
 // In Mode's order, which is also the order messages list the modes in.
@@ -55,6 +57,8 @@ inline constexpr ModeInfo kModeTable[] = {
     {Mode::kUpload, "upload", Transport::kTcp, true, true, mode_keys::kUpload},
     {Mode::kStreamUpload, "stream-upload", Transport::kTcp, true, true, mode_keys::kStreamUpload},
     {Mode::kMetrics, "metrics", Transport::kTcp, false, true, mode_keys::kMetrics},
+    // exec: the handler owns the socket, so socketd leaves its options alone.
+    {Mode::kExec, "exec", Transport::kTcp, false, false, mode_keys::kExec},
 };
 
 constexpr bool mode_table_in_order() {

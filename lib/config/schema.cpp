@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <limits>
 
+#include "config/exec_keys.hpp"
 #include "config/suggestions.hpp"
 #include "config/value_reader.hpp"
 
@@ -106,6 +107,13 @@ const ServiceKey kServiceKeys[] = {
     {"request_timeout", kListed, duration<&S::request_timeout, kRefused>},
     {"max_request_bytes", kListed, integer<&S::max_request_bytes, 256, 1 << 20>},
     {"receive_buffer", kListed, value<&S::receive_buffer, read_receive_buffer>},
+    {"command", kListed, set_command},
+    {"environment", kListed, set_environment},
+    {"max_instances", kListed, integer<&S::max_instances, 0, kMaxU32>},
+    {"run_timeout", kListed, duration<&S::run_timeout, kAllowed>},
+    {"kill_grace", kListed, duration<&S::kill_grace, kRefused>},
+    {"user", kListed, set_user},
+    {"group", kListed, set_group},
 };
 
 const DaemonKey kDaemonKeys[] = {

@@ -96,6 +96,19 @@ void check_service_consistency(Diagnostics& diag, const toml::table& table,
     }
   }
   if (!mode) return;
+  if (*mode == Mode::kExec) {
+    if (table.get("command") == nullptr) {
+      diag.error(table.source(), "service " + quoted(service.name) +
+                                     " has mode \"exec\" but no 'command': add command = "
+                                     "[\"/absolute/path/to/handler\", \"args\"...]");
+    }
+    // The handler owns the socket: socketd sees no traffic to time out by.
+    if (const auto it = table.find("idle_timeout"); it != table.end()) {
+      diag.error(it->first.source(),
+                 "key 'idle_timeout' does not apply to mode \"exec\" (the handler owns the "
+                 "connection; socketd does not see its traffic): use run_timeout");
+    }
+  }
   if (mode_takes_key(*mode, "random_max") && service.random_min > service.random_max &&
       !was_rejected("random_min") && !was_rejected("random_max")) {
     const auto* at = table.get("random_max") ? table.get("random_max") : table.get("random_min");
@@ -192,8 +205,8 @@ std::string conflict_message(Conflict conflict, const Binding& later, const Bind
       same_service ? "this service's own " + earlier.address().to_string() + " (" + where + ")"
                    : "service " + quoted(earlier.service->config.name) + " (" +
                          earlier.address().to_string() + ", " + where + ")";
-  const std::string subject = std::string(transport_name(later.transport())) + " address " +
-                              later.address().to_string();
+  const std::string subject =
+      std::string(transport_name(later.transport())) + " address " + later.address().to_string();
   if (conflict == Conflict::kSameAddress) {
     return subject + " is already used by " + other + ": give each service its own port";
   }
@@ -250,8 +263,7 @@ void check_services(std::vector<LoadedService>& services, Config& config) {
     if (first != unique.end()) {
       service.diag->error(service.name_at,
                           "service " + quoted(service.config.name) + " is already defined at " +
-                              first->diag->file() + ":" +
-                              std::to_string(first->table_at.line) +
+                              first->diag->file() + ":" + std::to_string(first->table_at.line) +
                               ": each service is defined once across the main file and its "
                               "includes; rename or remove one");
       continue;

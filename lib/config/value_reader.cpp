@@ -218,8 +218,10 @@ std::optional<SocketAddress> read_one_address(Diagnostics& diag, std::string_vie
                                               const toml::node& node) {
   const auto* value = node.as_string();
   if (value == nullptr) {
-    diag.error(node.source(), quoted(key) + " entries must be strings such as \"127.0.0.1:7\" or "
-                                            "\"[::1]:7\", not " + type_name(node.type()));
+    diag.error(node.source(), quoted(key) +
+                                  " entries must be strings such as \"127.0.0.1:7\" or "
+                                  "\"[::1]:7\", not " +
+                                  type_name(node.type()));
     return std::nullopt;
   }
   const std::string text = diag.unmask(value->get());
@@ -240,8 +242,9 @@ std::optional<std::vector<SocketAddress>> read_listen(Diagnostics& diag, const F
   const auto* array = field.node.as_array();
   if (array == nullptr) {
     diag.error(field.node.source(),
-               type_error(field, "an address such as \"127.0.0.1:7\", or an array of them such "
-                                 "as [\"127.0.0.1:7\", \"[::1]:7\"]"));
+               type_error(field,
+                          "an address such as \"127.0.0.1:7\", or an array of them such "
+                          "as [\"127.0.0.1:7\", \"[::1]:7\"]"));
     return std::nullopt;
   }
   if (array->empty()) {
@@ -257,8 +260,8 @@ std::optional<std::vector<SocketAddress>> read_listen(Diagnostics& diag, const F
       continue;
     }
     if (std::find(addresses.begin(), addresses.end(), *address) != addresses.end()) {
-      diag.error(element.source(), quoted(field.key) + " lists " + address->to_string() +
-                                       " twice: remove one");
+      diag.error(element.source(),
+                 quoted(field.key) + " lists " + address->to_string() + " twice: remove one");
       ok = false;
       continue;
     }

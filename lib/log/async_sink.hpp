@@ -54,9 +54,7 @@ class AsyncSink final : public LogSink {
   // Always true: a record that does not fit is counted as dropped by write()
   // and reported in the drop summary; refusing it here would have it
   // misreported by callers as over [daemon] log_rate_limit.
-  bool admits(LogLevel /*level*/, std::string_view /*service*/) noexcept override {
-    return true;
-  }
+  bool admits(LogLevel /*level*/, std::string_view /*service*/) noexcept override { return true; }
 
   // Waits until everything queued (and a pending drop summary) has been
   // written, or `deadline` has passed. True if it was written.

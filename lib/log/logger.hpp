@@ -27,8 +27,10 @@ enum class LogEvent {
   kDatagramSummary,  // per-second totals of a udp-log service; never rate limited
   kLimitHit,
   kStopping,
-  kLogDropped,  // records an AsyncSink dropped because its queue was full
+  kLogDropped,     // records an AsyncSink dropped because its queue was full
   kUploadRefused,  // a stream upload refused before anything was stored
+  kExecExited,     // an exec-mode handler exited (status, run time, bytes)
+  kExecStderr,     // one line an exec-mode handler wrote to its stderr
 };
 
 struct LogField {

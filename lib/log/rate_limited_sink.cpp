@@ -69,22 +69,22 @@ void RateLimitedSink::tick() noexcept {
 }
 
 void RateLimitedSink::summarise(const std::string& service, Window& window) {
-  const uint64_t total = std::accumulate(window.suppressed.begin(), window.suppressed.end(),
-                                         uint64_t{0});
+  const uint64_t total =
+      std::accumulate(window.suppressed.begin(), window.suppressed.end(), uint64_t{0});
   if (total == 0) return;
   std::string by_level;
   for (size_t i = 0; i < kLevels; ++i) {
     if (window.suppressed[i] == 0) continue;
-    by_level += (by_level.empty() ? "" : ", ") + std::to_string(window.suppressed[i]) + " " +
-                level_name(i);
+    by_level +=
+        (by_level.empty() ? "" : ", ") + std::to_string(window.suppressed[i]) + " " + level_name(i);
   }
-  next_.write({LogLevel::kWarning, LogEvent::kLimitHit,
-               service + ": " + std::to_string(total) + " log records suppressed (" + by_level +
-                   "; more than " + std::to_string(per_second_) +
-                   "/s of one severity; raise [daemon] log_rate_limit to see them all)",
-               {{"SERVICE", service},
-                {"LIMIT", "log_rate_limit"},
-                {"SUPPRESSED", std::to_string(total)}}});
+  next_.write(
+      {LogLevel::kWarning,
+       LogEvent::kLimitHit,
+       service + ": " + std::to_string(total) + " log records suppressed (" + by_level +
+           "; more than " + std::to_string(per_second_) +
+           "/s of one severity; raise [daemon] log_rate_limit to see them all)",
+       {{"SERVICE", service}, {"LIMIT", "log_rate_limit"}, {"SUPPRESSED", std::to_string(total)}}});
   window.suppressed = {};
 }
 

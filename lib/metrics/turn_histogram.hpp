@@ -20,7 +20,7 @@ class TurnHistogram {
   // The same bounds as the exposition writes them (seconds).
   static constexpr std::array<const char*, 15> kBoundsText = {
       "1e-05", "2.5e-05", "5e-05", "0.0001", "0.00025", "0.0005", "0.001", "0.0025",
-      "0.005", "0.01",    "0.025", "0.05",  "0.1",    "0.25",    "1"};
+      "0.005", "0.01",    "0.025", "0.05",   "0.1",     "0.25",   "1"};
 
   void record(uint64_t ns) noexcept {
     size_t i = 0;

@@ -80,6 +80,12 @@ std::error_code set_nonblocking(int fd) {
   return {};
 }
 
+std::error_code set_blocking(int fd) {
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) return errno_code();
+  return {};
+}
+
 Result<size_t> recv_some(int fd, std::span<char> buf) {
   for (;;) {
     const ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);

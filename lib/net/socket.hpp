@@ -31,6 +31,8 @@ Result<SocketAddress> local_address(int fd);
 // accept queue, the backlog, was full). nullopt if the kernel does not say.
 std::optional<uint32_t> listen_drops(int fd);
 std::error_code set_nonblocking(int fd);
+// For a socket handed to another program as its stdin/stdout (exec mode).
+std::error_code set_blocking(int fd);
 
 // Bytes moved, or an error. 0 from recv means the peer closed its side.
 Result<size_t> recv_some(int fd, std::span<char> buf);

@@ -57,6 +57,12 @@ void Reactor::mark_ready(IoHandler* handler) {
   ready_.push_back(handler);
 }
 
+void Reactor::unready(IoHandler* handler) {
+  if (!handler->ready_queued_) return;
+  handler->ready_queued_ = false;
+  std::erase(ready_, handler);
+}
+
 void Reactor::retire(std::unique_ptr<IoHandler> handler) {
   // Pointers in this turn's epoll batch and ready_running_ stay valid: the
   // handler is only destroyed at the end of the turn. The next turn's ready

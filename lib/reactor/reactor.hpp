@@ -33,6 +33,8 @@ class Reactor {
   // Edge-triggering will not report data the handler left unread; queue it to
   // be run again (with kResume) on the next turn, which then does not block.
   void mark_ready(IoHandler* handler);
+  // Takes a handler off the ready list (it is about to go away with its owner).
+  void unready(IoHandler* handler);
   // Destroys the handler after the current batch of events (see header note).
   void retire(std::unique_ptr<IoHandler> handler);
 

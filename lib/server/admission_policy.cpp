@@ -13,12 +13,19 @@ bool is_denial(Refusal refusal) {
 
 size_t refusal_index(Refusal refusal) {
   switch (refusal) {
-    case Refusal::kAccess: return 0;
+    case Refusal::kAccess:
+      return 0;
     case Refusal::kDaemonMaxConnections:
-    case Refusal::kMaxConnections: return 1;
-    case Refusal::kMaxPerSource: return 2;
-    case Refusal::kRate: return 3;
-    case Refusal::kProxySources: return 4;
+    case Refusal::kMaxConnections:
+      return 1;
+    case Refusal::kMaxPerSource:
+      return 2;
+    case Refusal::kRate:
+      return 3;
+    case Refusal::kProxySources:
+      return 4;
+    case Refusal::kMaxInstances:
+      return 6;
   }
   return 0;
 }
@@ -31,6 +38,8 @@ std::string_view refusal_label(Refusal refusal) {
     case Refusal::kDaemonMaxConnections:
     case Refusal::kMaxConnections: return "max_connections";
     case Refusal::kMaxPerSource: return "max_per_source";
+    case Refusal::kMaxInstances:
+      return "max_instances";
   }
   return "unknown";
 }
@@ -85,9 +94,8 @@ bool AdmissionPolicy::over_rate(Clock::time_point now) {
 std::chrono::milliseconds AdmissionPolicy::rate_pause(Clock::time_point now) const {
   const auto& config = settings_->config;
   if (config.max_connection_rate == 0) return config.rate_pause;
-  const auto interval =
-      std::chrono::duration_cast<Clock::duration>(std::chrono::seconds(1)) /
-      config.max_connection_rate;
+  const auto interval = std::chrono::duration_cast<Clock::duration>(std::chrono::seconds(1)) /
+                        config.max_connection_rate;
   // The next connection fits once rate_tat_ + interval - now <= 1 s.
   const auto until_room = rate_tat_ + interval - std::chrono::seconds(1) - now;
   const auto wait = std::chrono::ceil<std::chrono::milliseconds>(until_room);
@@ -122,6 +130,12 @@ std::optional<Refusal> AdmissionPolicy::check_client(const SocketAddress& client
   return std::nullopt;
 }
 
+std::optional<Refusal> AdmissionPolicy::check_instances(size_t running) const {
+  const uint32_t limit = settings_->config.max_instances;
+  if (limit != 0 && running >= limit) return Refusal::kMaxInstances;
+  return std::nullopt;
+}
+
 std::string AdmissionPolicy::limit_text(Refusal refusal) const {
   const auto& config = settings_->config;
   switch (refusal) {
@@ -133,6 +147,8 @@ std::string AdmissionPolicy::limit_text(Refusal refusal) const {
     case Refusal::kDaemonMaxConnections: return "[daemon] max_connections";
     case Refusal::kMaxConnections: return "max_connections";
     case Refusal::kMaxPerSource: return "max_per_source";
+    case Refusal::kMaxInstances:
+      return "max_instances (" + std::to_string(config.max_instances) + ")";
   }
   return "unknown";
 }

@@ -26,20 +26,23 @@ enum class Refusal {
   kDaemonMaxConnections,  // [daemon] max_connections
   kMaxConnections,        // the service's max_connections
   kMaxPerSource,          // max_per_source
+  kMaxInstances,          // exec: max_instances handlers already running
 };
 
 // allow/deny and proxy_sources deny (counted as denied, logged as notices);
 // the rest are limits (refused, warnings).
 bool is_denial(Refusal refusal);
 // A short stable name: "allow_deny", "proxy", "rate", "max_connections",
-// "max_per_source" (metrics labels; both connection caps are "max_connections").
+// "max_per_source", "max_instances" (metrics labels; both connection caps are
+// "max_connections").
 std::string_view refusal_label(Refusal refusal);
 
 // The reason labels of socketd_connections_refused_total, in counter order:
 // every refusal_label() and "fd_exhausted" (accept failed for want of file
 // descriptors; the client was closed at once).
 inline constexpr std::string_view kRefusalLabels[] = {
-    "allow_deny", "max_connections", "max_per_source", "rate", "proxy", "fd_exhausted"};
+    "allow_deny", "max_connections", "max_per_source", "rate",
+    "proxy",      "fd_exhausted",    "max_instances"};
 inline constexpr size_t kRefusalFdExhausted = 5;
 // Index of refusal_label(refusal) in kRefusalLabels.
 size_t refusal_index(Refusal refusal);
@@ -87,6 +90,10 @@ class AdmissionPolicy {
   // allow/deny and max_per_source for the client a PROXY header named.
   std::optional<Refusal> check_client(const SocketAddress& client) const;
 
+  // exec: whether one more handler may start, `running` being this
+  // service's (old settings' handlers count too). Checked last, once every
+  // other limit has admitted the client, just before the spawn.
+  std::optional<Refusal> check_instances(size_t running) const;
   // The client counts towards max_per_source from now until closed().
   void opened(const SocketAddress& client) { per_source_.add(client); }
   void closed(const SocketAddress& client) { per_source_.remove(client); }

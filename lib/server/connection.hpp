@@ -5,16 +5,22 @@
 // On a proxy_protocol service it first reads the PROXY header, takes the
 // client it names as its peer, and only once the service admits that client
 // creates and runs the session.
+// On an exec service there is no session: once admitted, the connection is
+// handed to a handler process (ExecProcess) as its stdin and stdout, and the
+// Connection only waits for that process to exit; it keeps its own copy of
+// the socket (out of the epoll set) for the byte counts and closes it then.
 #pragma once
 
 #include <memory>
 
 #include "buffer/buffer.hpp"
 #include "handover/state.hpp"
+#include "log/logger.hpp"
 #include "net/address.hpp"
 #include "net/fd.hpp"
 #include "net/proxy_header.hpp"
 #include "reactor/io_handler.hpp"
+#include "server/exec_process.hpp"
 #include "server/idle_list.hpp"
 #include "server/service_settings.hpp"
 #include "service/session.hpp"
@@ -23,7 +29,7 @@ namespace socketd {
 
 class ServiceRuntime;
 
-class Connection final : public IoHandler, private Reply {
+class Connection final : public IoHandler, private Reply, private ExecProcess::Observer {
  public:
   static constexpr size_t kHighWater = 256 * 1024;
   static constexpr int kReadBudget = 16;  // reads per event before yielding
@@ -44,7 +50,11 @@ class Connection final : public IoHandler, private Reply {
   // The session's asynchronous work progressed (Reply::waker()).
   void wake() noexcept;
   // Ends the connection now (idle timeout, shutdown); reason goes to the log.
+  // A running exec handler is killed (SIGKILL) and reaped first.
   void abort(std::string_view reason);
+  // exec: asks the handler to end (SIGTERM; SIGKILL after `grace` if > 0).
+  void terminate_handler(std::string_view why, std::chrono::milliseconds grace);
+  bool runs_handler() const { return exec_ != nullptr; }
 
   // The client: the socket's peer, or the one the PROXY header named.
   const SocketAddress& peer() const { return peer_; }
@@ -54,6 +64,10 @@ class Connection final : public IoHandler, private Reply {
   }
   // Whether the service admitted the client (always, without proxy_protocol).
   bool admitted() const { return admitted_; }
+  // Whether bytes arrived that are not read yet, more than at the last
+  // call: below its SO_RCVLOWAT mark, a client that is sending is not idle
+  // (and one whose bytes stopped coming is).
+  bool input_grew_unread();
   // Linked while the PROXY header is awaited; its time is the deadline.
   IdleHook* header_hook() { return proxied_ ? &proxied_->header_wait : nullptr; }
   IdleHook& idle_hook() { return idle_; }
@@ -86,6 +100,10 @@ class Connection final : public IoHandler, private Reply {
   // Reads until the socket is drained (EAGAIN, or a short read while no FIN
   // or error is pending), the budget is spent, or the session stops.
   void read_some();
+  void read_turn();
+  // SO_RCVLOWAT follows the session's input_batch(): a bulk stream is woken
+  // per batch of bytes instead of per segment.
+  void follow_input_batch();
   // Feeds one read to the PROXY header reader; returns the bytes after the
   // header once the client is admitted and its session open, else nothing.
   std::span<const char> take_proxy_header(std::span<const char> chunk);
@@ -100,11 +118,23 @@ class Connection final : public IoHandler, private Reply {
   void finish(std::string_view reason, bool graceful);
   void close_socket(bool graceful);
   void log_closed(std::string_view reason);
+  // " via PROXY" and SOCKETD_PROXY, when a PROXY header named the client.
+  void add_proxy(LogRecord& record) const;
+
+  // exec mode: the PROXY header is peeked and only its own bytes consumed,
+  // so what the client sent after it stays in the socket for the handler.
+  void read_exec_proxy_header();
+  // Admitted: start the handler (or refuse: max_instances, a failed spawn).
+  void begin_exec();
+  std::vector<std::string> handler_environment() const;
+  void on_exec_exit(const ExitStatus& status, std::string_view ended_by) noexcept override;
+  void log_exit(const ExitStatus& status, std::string_view ended_by);
 
   // Only for proxy_protocol services, so that others pay one null pointer.
   struct Proxied {
     ProxyHeaderReader reader;
     SocketAddress proxy;  // the socket's own peer
+    SocketAddress destination;  // what the client connected to, per the header
     IdleHook header_wait;
     bool named_client = false;  // false: LOCAL/UNKNOWN, the proxy speaks for itself
   };
@@ -114,7 +144,8 @@ class Connection final : public IoHandler, private Reply {
   Fd fd_;
   SocketAddress peer_;
   std::unique_ptr<Proxied> proxied_;
-  std::unique_ptr<Session> session_;  // null until admitted
+  std::unique_ptr<Session> session_;   // null until admitted; always null in exec mode
+  std::unique_ptr<ExecProcess> exec_;  // exec mode, once the handler runs
   Buffer out_;
   IdleHook idle_;
   IdleHook age_;  // position by accept time, for upload_timeout
@@ -132,7 +163,10 @@ class Connection final : public IoHandler, private Reply {
   bool broken_ = false;
   bool closed_ = false;
   bool admitted_ = true;
+  int low_water_ = 1;            // SO_RCVLOWAT as set (1: the kernel's default)
+  size_t unread_seen_ = 0;       // input_grew_unread()'s last count; 0 after a read
   bool refusal_logged_ = false;  // the service logged why: no "closed" record
+  bool registered_ = false;      // fd_ is in the epoll set
 };
 
 }  // namespace socketd

@@ -12,9 +12,15 @@
 namespace socketd {
 namespace {
 
-bool is_tcp(const MetricsExporter::Service& s) { return transport_of(s.mode) == Transport::kTcp; }
-bool is_udp(const MetricsExporter::Service& s) { return transport_of(s.mode) == Transport::kUdp; }
-bool stores(const MetricsExporter::Service& s) { return is_upload(s.mode); }
+bool is_tcp(const MetricsExporter::Service& s) {
+  return transport_of(s.mode) == Transport::kTcp;
+}
+bool is_udp(const MetricsExporter::Service& s) {
+  return transport_of(s.mode) == Transport::kUdp;
+}
+bool stores(const MetricsExporter::Service& s) {
+  return is_upload(s.mode);
+}
 
 // One counter family with a sample per service that `applies`.
 template <typename Applies, typename Value>
@@ -33,8 +39,7 @@ void per_service(Exposition& x, std::span<const MetricsExporter::Service> servic
 }  // namespace
 
 MetricsExporter::MetricsExporter()
-    : start_time_(std::chrono::duration<double>(
-                      std::chrono::system_clock::now().time_since_epoch())
+    : start_time_(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
                       .count()),
       version_(SOCKETD_VERSION) {}
 

@@ -30,6 +30,8 @@ void add_stats(ServiceStats& to, const ServiceStats& from) {
   to.uploads_refused += from.uploads_refused;
   to.upload_bytes += from.upload_bytes;
   to.datagrams_dropped += from.datagrams_dropped;
+  to.handlers_started += from.handlers_started;
+  to.handler_failures += from.handler_failures;
 }
 
 std::error_code check_inherited(int fd, Transport transport) {
@@ -117,10 +119,10 @@ Result<std::unique_ptr<Listener>> Server::open_listener(const ServiceConfig& ser
   Fd fd = std::move(adopted);
   if (!fd) {
     activated = false;
-    auto bound = service.transport() == Transport::kTcp
-                     ? listen_tcp(address,
-                                  {.backlog = service.backlog, .reuse_port = service.reuse_port})
-                     : bind_udp(address, service.reuse_port);
+    auto bound =
+        service.transport() == Transport::kTcp
+            ? listen_tcp(address, {.backlog = service.backlog, .reuse_port = service.reuse_port})
+            : bind_udp(address, service.reuse_port);
     if (!bound) return bound.error();
     fd = std::move(*bound);
   }
@@ -472,6 +474,11 @@ void Server::stop_listening(bool handoff) {
   }
   listeners_.clear();
   owner_.clear();
+}
+
+void Server::terminate_handlers(std::string_view why) {
+  for (auto& runtime : services_) runtime->terminate_handlers(why);
+  for (auto& runtime : retiring_) runtime->terminate_handlers(why);
 }
 
 void Server::abort_all(std::string_view reason) {

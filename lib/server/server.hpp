@@ -13,11 +13,11 @@
 #include "config/config.hpp"
 #include "handover/state.hpp"
 #include "server/inherited.hpp"
-#include "storage/upload_store.hpp"
 #include "server/listener.hpp"
 #include "server/metrics_exporter.hpp"
 #include "server/server_context.hpp"
 #include "server/service_runtime.hpp"
+#include "storage/upload_store.hpp"
 
 namespace socketd {
 
@@ -79,6 +79,8 @@ class Server {
   // `handoff`: systemd's fd store keeps the sockets for the next socketd.
   void stop_listening(bool handoff = false);
   void abort_all(std::string_view reason);
+  // exec: SIGTERM to every running handler (graceful stop, step two).
+  void terminate_handlers(std::string_view why);
   size_t open_connections() const { return context_.open_connections; }
 
   // Hand-over across a re-exec: the listeners, every connection that can be

@@ -43,9 +43,11 @@ struct ServiceStats {
   // (metrics: socketd_listen_overflows_total{service}).
   uint64_t listen_overflows = 0;
   uint64_t refused_by[std::size(kRefusalLabels)] = {};  // refused + denied, by reason
-  uint64_t uploads_refused = 0;  // the upload could not start (no file was made)
-  uint64_t upload_bytes = 0;     // stored by finished and incomplete uploads
+  uint64_t uploads_refused = 0;    // the upload could not start (no file was made)
+  uint64_t upload_bytes = 0;       // stored by finished and incomplete uploads
   uint64_t datagrams_dropped = 0;  // by the kernel, queue full (SO_RXQ_OVFL)
+  uint64_t handlers_started = 0;   // exec
+  uint64_t handler_failures = 0;   // exec: the handler could not be started
 };
 
 class ServiceRuntime {
@@ -86,6 +88,16 @@ class ServiceRuntime {
   std::unique_ptr<Session> make_session(const ServiceSettings& settings, const SocketAddress& peer);
   void touch(Connection& connection) { idle_.touch(connection.idle_hook(), context_.reactor.now()); }
   void on_closed(Connection& connection);
+  // exec: max_instances (refused: logged and counted here), a handler
+  // started, could not start (logged here), exited.
+  bool exec_admit(Connection& connection);
+  void exec_started(Connection& connection);
+  void exec_failed(Connection& connection, const std::string& command, std::error_code error);
+  void exec_exited(Connection& connection);
+  size_t running_handlers() const { return running_handlers_; }
+  // exec: SIGTERM to every running handler (daemon stop; drain_timeout then
+  // ends with abort_all, which kills and reaps what is left).
+  void terminate_handlers(std::string_view why);
 
   // Closes connections idle longer than idle_timeout, and uploads older than upload_timeout.
   void sweep(Clock::time_point now);
@@ -133,6 +145,7 @@ class ServiceRuntime {
   IdleList awaiting_header_;  // PROXY header not yet read; ordered by deadline
   AdmissionPolicy admission_;
   ServiceStats& stats_;
+  size_t running_handlers_ = 0;                // exec
   std::unique_ptr<DatagramLog> datagram_log_;  // udp-log only, made on the first datagram
 };
 

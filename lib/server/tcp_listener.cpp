@@ -97,7 +97,8 @@ void TcpListener::check_overflow() {
   service_->stats().listen_overflows += fresh;
   drops_unlogged_ += fresh;
   const auto now = reactor_.now();
-  if (last_overflow_log_ != Clock::time_point{} && now - last_overflow_log_ < kOverflowLogInterval) {
+  if (last_overflow_log_ != Clock::time_point{} &&
+      now - last_overflow_log_ < kOverflowLogInterval) {
     return;  // counted; the next record says how many
   }
   last_overflow_log_ = now;
@@ -106,11 +107,13 @@ void TcpListener::check_overflow() {
   const std::string count = std::to_string(drops_unlogged_);
   drops_unlogged_ = 0;
   service_->context().logger.log(
-      {LogLevel::kWarning, LogEvent::kLimitHit,
+      {LogLevel::kWarning,
+       LogEvent::kLimitHit,
        name + ": accept queue of " + bound_.to_string() + " full: the kernel dropped " + count +
            " connection attempt(s) (backlog = " + std::to_string(config.backlog) +
            "); those clients wait for SYN retransmits (1 s, 3 s, ...). Raise 'backlog' in "
-           "[services." + name + "] (the kernel caps it at net.core.somaxconn)",
+           "[services." +
+           name + "] (the kernel caps it at net.core.somaxconn)",
        {{"SERVICE", name},
         {"LIMIT", "backlog"},
         {"LISTEN", bound_.to_string()},
@@ -121,7 +124,8 @@ void TcpListener::on_fd_exhaustion(std::error_code ec) {
   if (!exhaustion_logged_) {
     exhaustion_logged_ = true;
     service_->context().logger.log(
-        {LogLevel::kError, LogEvent::kLimitHit,
+        {LogLevel::kError,
+         LogEvent::kLimitHit,
          service_->name() + ": cannot accept: " + ec.message() +
              "; shedding new clients until descriptors free up (raise LimitNOFILE= or lower "
              "max_connections)",

@@ -47,8 +47,8 @@ class TcpListener final : public Listener {
   bool exhaustion_logged_ = false;
   TimerId retry_timer_ = 0;
   TimerId resume_timer_ = 0;  // set while paused
-  uint32_t drops_seen_ = 0;        // the kernel's drop count at the last look
-  uint64_t drops_unlogged_ = 0;    // counted, not yet in a log record
+  uint32_t drops_seen_ = 0;   // the kernel's drop count at the last look
+  uint64_t drops_unlogged_ = 0;  // counted, not yet in a log record
   Clock::time_point last_overflow_log_{};
 };
 

@@ -129,15 +129,16 @@ void UdpListener::grow_receive_buffer(uint32_t wanted) {
   if (got >= wanted) return;
   auto& logger = service_->context().logger;
   const std::string name = service_->name();
-  logger.log({LogLevel::kWarning, LogEvent::kLimitHit,
-              name + ": UDP receive buffer is " + std::to_string(got) +
-                  " bytes, not receive_buffer = " + std::to_string(wanted) +
-                  ": the kernel caps it at net.core.rmem_max (" + rmem_max() +
-                  "); datagrams arriving in bursts may be dropped. Raise it (a file in "
-                  "/etc/sysctl.d/ with net.core.rmem_max = " + std::to_string(wanted) +
-                  "), or set ReceiveBuffer= on the socket in socketd.socket",
-              {{"SERVICE", name}, {"LIMIT", "receive_buffer"}},
-              /*once=*/true});
+  logger.log(
+      {LogLevel::kWarning,
+       LogEvent::kLimitHit,
+       name + ": UDP receive buffer is " + std::to_string(got) + " bytes, not receive_buffer = " +
+           std::to_string(wanted) + ": the kernel caps it at net.core.rmem_max (" + rmem_max() +
+           "); datagrams arriving in bursts may be dropped. Raise it (a file in "
+           "/etc/sysctl.d/ with net.core.rmem_max = " +
+           std::to_string(wanted) + "), or set ReceiveBuffer= on the socket in socketd.socket",
+       {{"SERVICE", name}, {"LIMIT", "receive_buffer"}},
+       /*once=*/true});
 }
 
 }  // namespace socketd

@@ -17,9 +17,9 @@ class HttpRequestParser {
   enum class Status {
     kNeedMore,
     kComplete,
-    kBadRequest,        // 400: not HTTP/1.x syntax, or HTTP/1.1 without Host
-    kUriTooLong,        // 414: the request line alone is over max_bytes
-    kHeadersTooLarge,   // 431: the head is over max_bytes
+    kBadRequest,           // 400: not HTTP/1.x syntax, or HTTP/1.1 without Host
+    kUriTooLong,           // 414: the request line alone is over max_bytes
+    kHeadersTooLarge,      // 431: the head is over max_bytes
     kVersionNotSupported,  // 505: HTTP/d.d other than 1.0 and 1.1
   };
   // Longest method kept whole (a longer token keeps its first kMaxMethod + 1 bytes).
@@ -37,9 +37,7 @@ class HttpRequestParser {
   std::string_view method() const { return method_; }
   std::string_view target() const { return target_; }
   // The target without its query ("/metrics?x=1" -> "/metrics").
-  std::string_view path() const {
-    return std::string_view(target_).substr(0, target_.find('?'));
-  }
+  std::string_view path() const { return std::string_view(target_).substr(0, target_.find('?')); }
   int version_minor() const { return version_minor_; }
 
  private:
@@ -51,8 +49,8 @@ class HttpRequestParser {
     kFieldStart,     // at the start of a header line (or the blank line)
     kFieldName,
     kFieldValue,
-    kFieldLf,        // after CR of a header line
-    kHeadLf,         // after CR of the blank line
+    kFieldLf,  // after CR of a header line
+    kHeadLf,   // after CR of the blank line
     kDone,
   };
   Status step(char c);

@@ -39,9 +39,8 @@ void MetricsSession::answer(Reply& reply) {
   respond(reply, "200 OK", {}, kContentType, std::move(body), head);
 }
 
-void MetricsSession::respond(Reply& reply, std::string_view status,
-                             std::string_view extra_headers, std::string_view content_type,
-                             std::string body, bool head) {
+void MetricsSession::respond(Reply& reply, std::string_view status, std::string_view extra_headers,
+                             std::string_view content_type, std::string body, bool head) {
   std::string header;
   header.reserve(160);
   header.append("HTTP/1.1 ").append(status).append("\r\n");

@@ -55,6 +55,11 @@ class Session {
   // On a fresh session whose on_open() did not run: takes a saved state
   // back; false if the bytes do not fit this session's options.
   virtual bool restore(std::string_view /*state*/) { return false; }
+  // For bulk streams: how many bytes are surely still coming, so that the
+  // connection need not be woken for less (SO_RCVLOWAT); 0: wake for any
+  // byte. Must never exceed what the client will send before it waits for
+  // an answer, or the connection would sleep on a queue below the mark.
+  virtual size_t input_batch() const { return 0; }
 };
 
 inline std::string_view as_view(std::span<const char> bytes) {

@@ -145,6 +145,11 @@ std::span<char> StreamUploadSession::input_space() {
   return target_->write_space(std::numeric_limits<size_t>::max());
 }
 
+size_t StreamUploadSession::input_batch() const {
+  if (state_ != State::kData) return 0;
+  return static_cast<size_t>(std::min<uint64_t>(kInputBatch, declared_ - received_));
+}
+
 void StreamUploadSession::refuse(const std::string& reason, Reply& reply) {
   reply_error(reason, reply);
   if (refused_) refused_(reason);

@@ -83,8 +83,7 @@ class UploadSession final : public Session {
   // leaves nothing behind. Each chunk is acknowledged once it is stored
   // (written to the file system, so a crash of the daemon keeps it); the next
   // chunk is read only then. The opener should write each append at once.
-  UploadSession(const UploadOptions& options, Opener open, Finished finished,
-                Refused refused = {})
+  UploadSession(const UploadOptions& options, Opener open, Finished finished, Refused refused = {})
       : options_(options),
         open_(std::move(open)),
         finished_(std::move(finished)),

@@ -247,14 +247,13 @@ bool chat_once(uint16_t port, int i, Flood& flood) {
 class LogBlocked : public ::testing::Test {
  protected:
   void SetUp() override {
-    config_ =
-        dir_.write("socketd.toml",
-                   "[daemon]\nupload_dir = \"" + dir_.file("uploads") +
-                       "\"\nlog_rate_limit = 0\ndrain_timeout = \"1s\"\n\n" +
-                       "[services.chat]\nmode = \"chat\"\nlisten = \"127.0.0.1:0\"\n"
-                       "greeting = \"hi\"\nrandom_min = 777\nrandom_max = 777\n"
-                       "backlog = 1024\n\n" +
-                       service("udp", "udp-log", "127.0.0.1:0"));
+    config_ = dir_.write("socketd.toml",
+                         "[daemon]\nupload_dir = \"" + dir_.file("uploads") +
+                             "\"\nlog_rate_limit = 0\ndrain_timeout = \"1s\"\n\n" +
+                             "[services.chat]\nmode = \"chat\"\nlisten = \"127.0.0.1:0\"\n"
+                             "greeting = \"hi\"\nrandom_min = 777\nrandom_max = 777\n"
+                             "backlog = 1024\n\n" +
+                             service("udp", "udp-log", "127.0.0.1:0"));
     ASSERT_TRUE(daemon_.start(config_, notify_.path(), dir_.path()));
     ASSERT_TRUE(notify_.wait_for("READY=1")) << "no READY=1";
     auto ports = daemon_.read_start_line(kProcessDeadline);

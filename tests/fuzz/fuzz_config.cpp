@@ -78,6 +78,12 @@ void check_service(const ServiceConfig& s) {
       fuzz_check(s.request_timeout.count() > 0 && s.request_timeout <= kMaxDuration, who);
       fuzz_check(s.max_request_bytes >= 256 && s.max_request_bytes <= (1u << 20), who);
       break;
+    case Mode::kExec:
+      fuzz_check(!s.command.empty() && !s.command.front().empty() && s.command.front()[0] == '/',
+                 who);
+      fuzz_check(s.run_timeout.count() >= 0 && s.run_timeout <= kMaxDuration, who);
+      fuzz_check(s.kill_grace.count() > 0 && s.kill_grace <= kMaxDuration, who);
+      break;
     case Mode::kBanner:
     case Mode::kEcho:
     case Mode::kUdpLog:

@@ -162,8 +162,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fuzz_check(std::string_view(expected_data).starts_with(storage.data),
              "stored bytes are not the chunks before the end word");
 
-  const bool refused_open = !reply.sends.empty() &&
-                            reply.sends.back().starts_with("error: cannot store upload: ");
+  const bool refused_open =
+      !reply.sends.empty() && reply.sends.back().starts_with("error: cannot store upload: ");
   fuzz_check(storage.opens <= 1, "target opened " + std::to_string(storage.opens) + " times");
   if (storage.opens == 0 || refused_open) {
     fuzz_check(storage.results.empty(), "a report without an upload");
@@ -187,8 +187,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       fuzz_check(r.file == "upload-1", r.file);
       fuzz_check(storage.data == expected_data, "finished upload lost bytes");
       fuzz_check(acks == chunks_fed && reply.closed(), "finished upload: " + std::to_string(acks) +
-                                                         " acks for " +
-                                                         std::to_string(chunks_fed) + " chunks");
+                                                           " acks for " +
+                                                           std::to_string(chunks_fed) + " chunks");
     } else {
       fuzz_check(storage.abandons == 1 && !storage.committed,
                  "unfinished upload: abandons " + std::to_string(storage.abandons));

@@ -221,7 +221,8 @@ TEST_F(AppTest, ReloadIntoAMissingUploadDirectoryFailsAndKeepsServing) {
   ASSERT_TRUE(run_until([&] { return !app.reloading(); }));
   const std::string blocker = dir_ / "not-a-dir";
   std::ofstream(blocker) << "x";
-  write_config(std::string(kOneService) + "[services.up]\nmode = \"upload\"\nlisten = \"127.0.0.1:0\"\n" +
+  write_config(std::string(kOneService) +
+               "[services.up]\nmode = \"upload\"\nlisten = \"127.0.0.1:0\"\n" +
                "[daemon]\nupload_dir = \"" + blocker + "/uploads\"\n");
   app.reload();
   ASSERT_TRUE(run_until([&] { return !app.reloading(); }));

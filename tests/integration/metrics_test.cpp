@@ -7,9 +7,9 @@
 
 #include <charconv>
 #include <future>
-#include <thread>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "support/loopback.hpp"
 #include "support/test_server.hpp"
@@ -19,7 +19,9 @@ namespace {
 
 constexpr std::string_view kGet = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
 
-ServiceConfig metrics_service() { return make_service("metrics", Mode::kMetrics); }
+ServiceConfig metrics_service() {
+  return make_service("metrics", Mode::kMetrics);
+}
 
 // Sends `request` to the metrics service and returns the whole answer.
 std::string ask(TestServer& server, std::string_view request) {
@@ -214,7 +216,7 @@ TEST(Metrics, ARequestThatNeverCompletesIsClosedAtTheTimeout) {
   TestServer server({metrics});
   auto fd = connect_tcp_blocking(server.address("metrics"));
   send_all(fd.get(), "GET /metrics HTTP/1.1\r\nHost: x\r\n");  // no blank line
-  EXPECT_EQ(recv_until_eof(fd.get()), "");  // closed without an answer
+  EXPECT_EQ(recv_until_eof(fd.get()), "");                     // closed without an answer
   const std::string body = body_of(ask(server, kGet));
   EXPECT_EQ(value(body, "socketd_connections_accepted_total{service=\"metrics\"}"), 2u) << body;
 }

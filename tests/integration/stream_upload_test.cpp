@@ -10,6 +10,7 @@
 #include <random>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "net/socket.hpp"
 #include "support/loopback.hpp"
@@ -197,11 +198,9 @@ TEST(StreamUpload, FinishedAndIncompleteRecordsNameThePeer) {
   const LogRecord* done = find_record(records, LogEvent::kUploadFinished);
   const LogRecord* cut = find_record(records, LogEvent::kUploadIncomplete);
   EXPECT_EQ(field_of(*done, "PEER"), finished_peer);
-  EXPECT_TRUE(done->message.ends_with(" (from " + finished_peer + ")"))
-      << done->message;
+  EXPECT_TRUE(done->message.ends_with(" (from " + finished_peer + ")")) << done->message;
   EXPECT_EQ(field_of(*cut, "PEER"), cut_peer);
-  EXPECT_TRUE(cut->message.ends_with(" (from " + cut_peer + ")"))
-      << cut->message;
+  EXPECT_TRUE(cut->message.ends_with(" (from " + cut_peer + ")")) << cut->message;
   ASSERT_TRUE(server.wait_for_io());
 }
 
@@ -252,6 +251,42 @@ TEST(StreamUpload, ExtraBytesAreAnErrorNotAFinishedUpload) {
   ASSERT_TRUE(server.log().wait_for(LogEvent::kUploadIncomplete));
   ASSERT_TRUE(server.wait_for_io());
   EXPECT_TRUE(files_ending(server, ".incomplete").size() == 1u);
+}
+
+// A body is read in batches (SO_RCVLOWAT, StreamUploadSession::kInputBatch):
+// a client that trickles bytes below one batch is still sending, not idle.
+TEST(StreamUpload, ASlowSenderBelowOneBatchIsNotIdle) {
+  auto service = stream_service();
+  service.idle_timeout = std::chrono::milliseconds(200);
+  TestServer server({service});
+  const std::string data = random_bytes(64 << 10, 5);
+  auto fd = connect_tcp_blocking(server.address("stream"));
+  send_all(fd.get(), "UPLOAD " + std::to_string(data.size()) + "\n");
+  // 1 KiB every 25 ms for 1 s: five idle timeouts, all below one batch.
+  constexpr size_t kTrickle = 40 << 10;
+  for (size_t at = 0; at < kTrickle; at += 1024) {
+    send_all(fd.get(), std::string_view(data).substr(at, 1024));
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));  // the pace under test
+  }
+  send_all(fd.get(), std::string_view(data).substr(kTrickle));
+  EXPECT_EQ(recv_line(fd.get()),
+            "OK " + std::to_string(data.size()) + " sha256=" + sha256_of(data) + "\n");
+}
+
+// ... and one whose bytes stopped coming, below one batch, is idle.
+TEST(StreamUpload, ASenderThatStopsBelowOneBatchTimesOut) {
+  auto service = stream_service();
+  service.idle_timeout = std::chrono::milliseconds(200);
+  TestServer server({service});
+  auto fd = connect_tcp_blocking(server.address("stream"));
+  send_all(fd.get(), "UPLOAD 1000000\n");
+  send_all(fd.get(), random_bytes(10'000, 6));
+  EXPECT_TRUE(peer_closed(fd.get()));
+  ASSERT_TRUE(server.log().wait_for(LogEvent::kUploadIncomplete));
+  ASSERT_TRUE(server.wait_for_io());
+  const auto incomplete = files_ending(server, ".incomplete");
+  ASSERT_EQ(incomplete.size(), 1u);
+  EXPECT_EQ(read_file(server.upload_dir() + "/" + incomplete[0]).size(), 10'000u);
 }
 
 }  // namespace

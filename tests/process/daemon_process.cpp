@@ -75,7 +75,8 @@ std::string TempDir::write(std::string_view name, std::string_view content) cons
   // A hidden temp file beside the target (`name` may have directories; they
   // are created).
   const size_t slash = name.rfind('/');
-  const std::string dir = slash == std::string_view::npos ? "" : std::string(name.substr(0, slash + 1));
+  const std::string dir =
+      slash == std::string_view::npos ? "" : std::string(name.substr(0, slash + 1));
   std::filesystem::create_directories(file(dir));
   const std::string tmp = file(dir + "." + std::string(name.substr(dir.size())) + ".tmp");
   {
@@ -106,7 +107,9 @@ std::vector<std::string> list_dir(const std::string& dir) {
   return names;
 }
 
-const char* socketd_binary() { return SOCKETD_BINARY; }
+const char* socketd_binary() {
+  return SOCKETD_BINARY;
+}
 
 std::string describe(const ExitStatus& status) {
   if (status.exited) return "exit status " + std::to_string(status.code);

@@ -83,8 +83,12 @@ class SecondSignal : public ProcessDrain {
   }
 };
 
-TEST_F(SecondSignal, SigtermDuringTheDrainStopsAtOnce) { stops_at_once(SIGTERM); }
-TEST_F(SecondSignal, SigintDuringTheDrainStopsAtOnce) { stops_at_once(SIGINT); }
+TEST_F(SecondSignal, SigtermDuringTheDrainStopsAtOnce) {
+  stops_at_once(SIGTERM);
+}
+TEST_F(SecondSignal, SigintDuringTheDrainStopsAtOnce) {
+  stops_at_once(SIGINT);
+}
 
 TEST_F(ProcessDrain, DrainTimeoutClosesWhatIsLeftAndExitsZero) {
   auto ports = start_chat("drain_timeout = \"300ms\"\n");

@@ -43,8 +43,8 @@ TEST_F(ProcessInclude, ReloadReadsNewAndChangedDropIns) {
       dir_.write("conf.d/20-b.toml", chat_service("b", addr(port), "from-b") + "grting = 1\n");
   mark = daemon_.stderr_size();
   ASSERT_TRUE(reload());
-  EXPECT_TRUE(daemon_.wait_stderr(broken + ":8:1: error: unknown key 'grting'", kProcessDeadline,
-                                  mark))
+  EXPECT_TRUE(
+      daemon_.wait_stderr(broken + ":8:1: error: unknown key 'grting'", kProcessDeadline, mark))
       << daemon_.stderr_text();
   EXPECT_TRUE(greets(port, "from-b"));
 }
@@ -70,9 +70,10 @@ TEST_F(ProcessInclude, OneServiceListensOnIpv4AndIpv6) {
 TEST(ProcessDumpConfig, PrintsTomlThatReadsBackToTheSameDump) {
   TempDir dir;
   dir.write("conf.d/b.toml", "[services.b]\nmode = \"echo\"\nlisten = \"127.0.0.1:0\"\n");
-  const std::string main = dir.write(
-      "socketd.toml", "include = \"conf.d/*.toml\"\n[services.a]\nmode = \"chat\"\n"
-                      "listen = [\"127.0.0.1:0\", \"[::1]:0\"]\ngreeting = \"hi\"\n");
+  const std::string main =
+      dir.write("socketd.toml",
+                "include = \"conf.d/*.toml\"\n[services.a]\nmode = \"chat\"\n"
+                "listen = [\"127.0.0.1:0\", \"[::1]:0\"]\ngreeting = \"hi\"\n");
   DaemonOptions options;
   options.args = {"--dump-config", "--config", main};
   std::string first, err;

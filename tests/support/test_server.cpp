@@ -102,11 +102,11 @@ TestServer::TestServer(std::vector<ServiceConfig> services, DaemonConfig daemon)
 }
 
 TestServer::~TestServer() {
-  run_in_loop([this] {
-    server_.reset();
-    reactor_->stop();
-  });
+  // Stop, then destroy: other events of the turn that runs this may still
+  // name the server's handlers (a connection, the I/O pool's eventfd).
+  run_in_loop([this] { reactor_->stop(); });
   thread_.join();
+  server_.reset();  // the loop thread has ended: this thread owns it all now
   mailbox_.reset();
   std::filesystem::remove_all(upload_dir_);
 }

@@ -141,7 +141,8 @@ TEST(ConfigDump, IncludedServicesAreInline) {
   fs::create_directories(dir / "conf.d");
   std::ofstream(dir / "socketd.toml")
       << "include = \"conf.d/*.toml\"\n[services.a]\nmode = \"echo\"\nlisten = \"127.0.0.1:0\"\n";
-  std::ofstream(dir / "conf.d/b.toml") << "[services.b]\nmode = \"echo\"\nlisten = \"127.0.0.1:0\"\n";
+  std::ofstream(dir / "conf.d/b.toml")
+      << "[services.b]\nmode = \"echo\"\nlisten = \"127.0.0.1:0\"\n";
   const auto load = load_config_file((dir / "socketd.toml").string());
   fs::remove_all(dir);
   ASSERT_TRUE(load.ok()) << errors_of(load);

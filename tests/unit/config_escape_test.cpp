@@ -26,8 +26,8 @@ bool has_raw_control(std::string_view text) {
 }
 
 TEST(ConfigEscape, NewlineInAServiceNameStaysOnOneLine) {
-  const auto error = only_error(
-      "[services.\"a\\nb\"]\nmode = \"echo\"\nlisten = \"127.0.0.1:0\"\n");
+  const auto error =
+      only_error("[services.\"a\\nb\"]\nmode = \"echo\"\nlisten = \"127.0.0.1:0\"\n");
   const std::string line = error.to_string();
   EXPECT_FALSE(has_raw_control(line)) << line;
   EXPECT_NE(line.find("'a\\nb'"), std::string::npos) << line;
@@ -35,8 +35,8 @@ TEST(ConfigEscape, NewlineInAServiceNameStaysOnOneLine) {
 }
 
 TEST(ConfigEscape, EscInAValueIsShownEscaped) {
-  const auto error = only_error(
-      "[services.x]\nmode = \"ch\\u001b[31mat\"\nlisten = \"127.0.0.1:0\"\n");
+  const auto error =
+      only_error("[services.x]\nmode = \"ch\\u001b[31mat\"\nlisten = \"127.0.0.1:0\"\n");
   EXPECT_FALSE(has_raw_control(error.message)) << error.message;
   EXPECT_NE(error.message.find("\"ch\\x1b[31mat\""), std::string::npos) << error.message;
   EXPECT_EQ(error.line, 2u);
@@ -44,8 +44,7 @@ TEST(ConfigEscape, EscInAValueIsShownEscaped) {
 }
 
 TEST(ConfigEscape, NulDoesNotTruncateTheMessage) {
-  const auto error = only_error(
-      "[services.x]\nmode = \"echo\"\nlisten = \"127.0.0.1\\u0000:7\"\n");
+  const auto error = only_error("[services.x]\nmode = \"echo\"\nlisten = \"127.0.0.1\\u0000:7\"\n");
   const std::string line = error.to_string();
   EXPECT_EQ(line.find('\0'), std::string::npos);
   EXPECT_NE(line.find("\"127.0.0.1\\0:7\""), std::string::npos) << line;
@@ -55,8 +54,12 @@ TEST(ConfigEscape, NulDoesNotTruncateTheMessage) {
 
 TEST(ConfigEscape, C1ControlsAndLineSeparatorsAreEscaped) {
   using config_internal::escape_controls;
-  EXPECT_EQ(escape_controls("a\xC2\x9B" "b"), "a\\u009bb");  // CSI
-  EXPECT_EQ(escape_controls("a\xE2\x80\xA8" "b"), "a\\u2028b");
+  EXPECT_EQ(escape_controls("a\xC2\x9B"
+                            "b"),
+            "a\\u009bb");  // CSI
+  EXPECT_EQ(escape_controls("a\xE2\x80\xA8"
+                            "b"),
+            "a\\u2028b");
   EXPECT_EQ(escape_controls("tab\there\r\x7f"), "tab\\there\\r\\x7f");
   EXPECT_EQ(escape_controls("caf\xC3\xA9 \\ ok"), "caf\xC3\xA9 \\ ok");  // unchanged
 }

@@ -70,8 +70,8 @@ TEST(ConfigInclude, GlobReadsMatchingFilesInSortedOrderAfterTheMainFile) {
 
 TEST(ConfigInclude, PatternsAreRelativeToTheIncludingFileNotTheWorkingDirectory) {
   Dir dir;
-  const auto main = dir.write("etc/socketd.toml",
-                              "include = [\"one/*.toml\", \"two.toml\"]\n" + svc("a"));
+  const auto main =
+      dir.write("etc/socketd.toml", "include = [\"one/*.toml\", \"two.toml\"]\n" + svc("a"));
   dir.write("etc/one/x.toml", svc("x"));
   dir.write("etc/two.toml", svc("two"));
   const auto cwd = fs::current_path();
@@ -148,9 +148,9 @@ TEST(ConfigInclude, ListenConflictsAcrossFilesNameBothPlaces) {
   ASSERT_EQ(load.errors.size(), 1u) << all_errors(load);
   EXPECT_EQ(load.errors[0].file, drop_in);
   EXPECT_EQ(load.errors[0].line, 3u);
-  EXPECT_NE(load.errors[0].message.find("already used by service 'a' (127.0.0.1:7007, " + main +
-                                        ":4)"),
-            std::string::npos)
+  EXPECT_NE(
+      load.errors[0].message.find("already used by service 'a' (127.0.0.1:7007, " + main + ":4)"),
+      std::string::npos)
       << load.errors[0].message;
 }
 
@@ -181,9 +181,8 @@ TEST(ConfigInclude, IncludeIsOnlyReadInTheMainFile) {
 
 TEST(ConfigInclude, ADaemonKeySetInTwoFilesIsAnError) {
   Dir dir;
-  const auto main = dir.write("socketd.toml",
-                              "include = \"conf.d/*.toml\"\n[daemon]\nlog_level = \"info\"\n" +
-                                  svc("a"));
+  const auto main = dir.write(
+      "socketd.toml", "include = \"conf.d/*.toml\"\n[daemon]\nlog_level = \"info\"\n" + svc("a"));
   const auto drop_in =
       dir.write("conf.d/b.toml", "[daemon]\nlog_level = \"debug\"\ndrain_timeout = \"2s\"\n");
   const auto load = load_config_file(main);
@@ -196,15 +195,15 @@ TEST(ConfigInclude, ADaemonKeySetInTwoFilesIsAnError) {
 }
 
 TEST(ConfigInclude, BadIncludeValuesAreErrors) {
-  const auto load = parse_config("include = [\"a/*.toml\", 5, \"\"]\n" + svc("a"), "/nowhere/x.toml");
+  const auto load =
+      parse_config("include = [\"a/*.toml\", 5, \"\"]\n" + svc("a"), "/nowhere/x.toml");
   ASSERT_EQ(load.errors.size(), 2u) << all_errors(load);
   EXPECT_EQ(load.errors[0].column, 24u);
   EXPECT_EQ(load.errors[1].column, 27u);
 }
 
 TEST(ConfigListen, AnArrayGivesOneServiceSeveralAddresses) {
-  const auto load =
-      parse_config(svc("echo", "[\"127.0.0.1:7\", \"[::1]:7\"]"), "test.toml");
+  const auto load = parse_config(svc("echo", "[\"127.0.0.1:7\", \"[::1]:7\"]"), "test.toml");
   ASSERT_TRUE(load.ok()) << all_errors(load);
   const auto& listen = load.config->services.at(0).listen;
   ASSERT_EQ(listen.size(), 2u);
@@ -237,9 +236,8 @@ TEST(ConfigListen, ArrayErrorsPointAtTheEntry) {
 }
 
 TEST(ConfigListen, AddressesOfDifferentServicesConflictAsBefore) {
-  const auto load = parse_config(svc("a", "[\"[::1]:9\", \"127.0.0.1:9\"]") +
-                                     svc("b", "\"127.0.0.1:9\""),
-                                 "test.toml");
+  const auto load = parse_config(
+      svc("a", "[\"[::1]:9\", \"127.0.0.1:9\"]") + svc("b", "\"127.0.0.1:9\""), "test.toml");
   ASSERT_EQ(load.errors.size(), 1u) << all_errors(load);
   EXPECT_EQ(load.errors[0].line, 6u);
   EXPECT_NE(load.errors[0].message.find("already used by service 'a' (127.0.0.1:9, line 3)"),

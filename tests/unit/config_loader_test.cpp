@@ -132,11 +132,14 @@ TEST(ConfigLoader, DefaultConfigAndDocsDescribeEveryKey) {
   const std::string docs = read_text(source_path("docs/configuration.md"));
   ASSERT_FALSE(config.empty());
   ASSERT_FALSE(docs.empty());
-  for (const char* key :
-       {"log_level", "max_connections", "max_output_bytes", "upload_dir", "drain_timeout", "mode", "listen", "backlog",
-        "idle_timeout", "message", "greeting", "exit_word", "random_min", "random_max", "framing",
-        "max_line_bytes", "ack_word", "end_word", "max_upload_bytes", "receive_buffer",
-        "request_timeout", "max_request_bytes"}) {
+  for (const char* key : {"log_level",        "max_connections", "max_output_bytes",
+                          "upload_dir",       "drain_timeout",   "mode",
+                          "listen",           "backlog",         "idle_timeout",
+                          "message",          "greeting",        "exit_word",
+                          "random_min",       "random_max",      "framing",
+                          "max_line_bytes",   "ack_word",        "end_word",
+                          "max_upload_bytes", "receive_buffer",  "request_timeout",
+                          "max_request_bytes"}) {
     EXPECT_THAT(config, HasSubstr(std::string(key) + " ")) << key;
     EXPECT_THAT(docs, HasSubstr("| `" + std::string(key) + "` |")) << key;
   }
@@ -151,19 +154,21 @@ TEST(ConfigLoader, MetricsServiceKeys) {
   EXPECT_EQ(defaults.transport(), Transport::kTcp);
   EXPECT_EQ(defaults.request_timeout, milliseconds(10'000));
   EXPECT_EQ(defaults.max_request_bytes, 8192u);
-  load = parse(metrics + "request_timeout = \"2s\"\nmax_request_bytes = 1024\nallow = "
-                         "[\"127.0.0.1\"]\n");
+  load = parse(metrics +
+               "request_timeout = \"2s\"\nmax_request_bytes = 1024\nallow = "
+               "[\"127.0.0.1\"]\n");
   ASSERT_TRUE(load.ok());
   EXPECT_EQ(load.config->services[0].request_timeout, milliseconds(2000));
   EXPECT_EQ(load.config->services[0].max_request_bytes, 1024u);
   EXPECT_TRUE(is_error_at(only_error(metrics + "max_request_bytes = 100\n"), 4u, 21u,
                           "'max_request_bytes'"));
-  EXPECT_TRUE(is_error_at(only_error(metrics + "request_timeout = 0\n"), 4u, 19u,
-                          "'request_timeout'"));
+  EXPECT_TRUE(
+      is_error_at(only_error(metrics + "request_timeout = 0\n"), 4u, 19u, "'request_timeout'"));
   EXPECT_TRUE(is_error_at(
       only_error("[services.c]\nmode = \"chat\"\nlisten = \"127.0.0.1:0\"\n"
                  "request_timeout = \"1s\"\n"),
-      4u, 1u, "key 'request_timeout' does not apply to mode 'chat'; it is only for mode 'metrics'"));
+      4u, 1u,
+      "key 'request_timeout' does not apply to mode 'chat'; it is only for mode 'metrics'"));
 }
 
 TEST(ConfigLoader, DefaultsAreAppliedToAMinimalService) {
@@ -501,8 +506,9 @@ TEST(ConfigLoader, BadListenPointsAtTheValueAndSaysWhy) {
       {"\"127.0.0.1:65536\"", "has port 65536, out of range 0..65535"},
       {"\"::1:80\"", "needs brackets around an IPv6 host"},
       {"\"[::1]\"", "has no port"},
-      {"8888", "'listen' must be an address such as \"127.0.0.1:7\", or an array of them such as "
-               "[\"127.0.0.1:7\", \"[::1]:7\"], not an integer"},
+      {"8888",
+       "'listen' must be an address such as \"127.0.0.1:7\", or an array of them such as "
+       "[\"127.0.0.1:7\", \"[::1]:7\"], not an integer"},
   };
   for (const auto& [value, message] : cases) {
     const auto error =

@@ -28,7 +28,7 @@ TEST(ModeTable, NamesAreTheConfigFilesSpellings) {
   const auto names = mode_names();
   ASSERT_EQ(names.size(), std::size(kModeTable));
   EXPECT_EQ(names.front(), "banner");
-  EXPECT_EQ(names.back(), "metrics");
+  EXPECT_EQ(names.back(), "exec");
 }
 
 TEST(ModeTable, TransportAndUploads) {

@@ -17,7 +17,8 @@ constexpr std::string_view kPrometheusGet =
     "GET /metrics HTTP/1.1\r\n"
     "Host: 127.0.0.1:9100\r\n"
     "User-Agent: Prometheus/2.42.0\r\n"
-    "Accept: application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1\r\n"
+    "Accept: "
+    "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1\r\n"
     "Accept-Encoding: gzip\r\n"
     "X-Prometheus-Scrape-Timeout-Seconds: 10\r\n"
     "\r\n";
@@ -59,7 +60,7 @@ TEST(HttpRequestParser, StopsAtTheEndOfTheHead) {
 
 TEST(HttpRequestParser, RejectsWhatIsNotHttp1) {
   const std::pair<std::string_view, Status> cases[] = {
-      {"GET /metrics HTTP/1.1\r\n\r\n", Status::kBadRequest},           // 1.1 needs Host
+      {"GET /metrics HTTP/1.1\r\n\r\n", Status::kBadRequest},              // 1.1 needs Host
       {"GET  /metrics HTTP/1.1\r\nHost: x\r\n\r\n", Status::kBadRequest},  // empty target
       {" GET / HTTP/1.1\r\n", Status::kBadRequest},
       {"G(T / HTTP/1.1\r\n", Status::kBadRequest},
@@ -194,8 +195,7 @@ TEST(MetricsSession, OtherMethodsAre405WithAllow) {
 
 TEST(MetricsSession, BadAndOversizedRequests) {
   EXPECT_EQ(run_session({"GARBAGE\r\n\r\n"}).status_line, "HTTP/1.1 400 Bad Request");
-  EXPECT_EQ(run_session({"GET /metrics HTTP/1.1\r\n\r\n"}).status_line,
-            "HTTP/1.1 400 Bad Request");
+  EXPECT_EQ(run_session({"GET /metrics HTTP/1.1\r\n\r\n"}).status_line, "HTTP/1.1 400 Bad Request");
   EXPECT_EQ(run_session({"GET /metrics HTTP/3.0\r\n\r\n"}).status_line,
             "HTTP/1.1 505 HTTP Version Not Supported");
   const std::string big = "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(600, 'a');

@@ -7,7 +7,9 @@
 namespace socketd {
 namespace {
 
-SocketAddress loopback_any_port() { return *SocketAddress::parse("127.0.0.1:0"); }
+SocketAddress loopback_any_port() {
+  return *SocketAddress::parse("127.0.0.1:0");
+}
 
 TEST(ListenSocket, UdpAddressTakenWithoutReusePortFails) {
   auto first = bind_udp(loopback_any_port());

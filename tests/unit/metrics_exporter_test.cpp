@@ -130,15 +130,21 @@ TEST_F(MetricsExporterTest, EverySeriesTheIssueNames) {
 
 TEST_F(MetricsExporterTest, EachFamilyHasHelpAndTypeFirstAndItsSamplesTogether) {
   const std::string out = render();
-  const std::set<std::string> expected_families = {
-      "socketd_connections_accepted_total", "socketd_connections_open",
-      "socketd_connections_refused_total",  "socketd_bytes_received_total",
-      "socketd_bytes_sent_total",           "socketd_uploads_total",
-      "socketd_listen_overflows_total",
-      "socketd_upload_bytes_total",         "socketd_datagrams_received_total",
-      "socketd_datagrams_dropped_total",    "socketd_log_records_dropped_total",
-      "socketd_reloads_total",              "socketd_loop_iteration_seconds",
-      "socketd_start_time_seconds",         "socketd_build_info"};
+  const std::set<std::string> expected_families = {"socketd_connections_accepted_total",
+                                                   "socketd_connections_open",
+                                                   "socketd_connections_refused_total",
+                                                   "socketd_bytes_received_total",
+                                                   "socketd_bytes_sent_total",
+                                                   "socketd_uploads_total",
+                                                   "socketd_listen_overflows_total",
+                                                   "socketd_upload_bytes_total",
+                                                   "socketd_datagrams_received_total",
+                                                   "socketd_datagrams_dropped_total",
+                                                   "socketd_log_records_dropped_total",
+                                                   "socketd_reloads_total",
+                                                   "socketd_loop_iteration_seconds",
+                                                   "socketd_start_time_seconds",
+                                                   "socketd_build_info"};
   std::set<std::string> seen;
   std::string current;
   std::string current_type;
@@ -175,9 +181,9 @@ TEST_F(MetricsExporterTest, EachFamilyHasHelpAndTypeFirstAndItsSamplesTogether) 
 }
 
 TEST_F(MetricsExporterTest, LoopHistogramIsCumulative) {
-  turns.record(5'000);        // le 1e-05
-  turns.record(300'000);      // le 0.0005
-  turns.record(30'000'000);   // le 0.05
+  turns.record(5'000);          // le 1e-05
+  turns.record(300'000);        // le 0.0005
+  turns.record(30'000'000);     // le 0.05
   turns.record(5'000'000'000);  // +Inf
   const std::string out = render();
   EXPECT_TRUE(has_line(out, "socketd_loop_iteration_seconds_bucket{le=\"1e-05\"} 1"));

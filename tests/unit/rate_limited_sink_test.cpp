@@ -79,8 +79,7 @@ TEST(RateLimitedSink, SummaryCountsBySeverityAndBudgetsRefill) {
   f.sink.tick();
   ASSERT_EQ(f.out.count(LogLevel::kWarning, LogEvent::kLimitHit), 1u);
   const auto& summary = f.out.records.back();
-  EXPECT_NE(summary.message.find("7 log records suppressed (2 warning, 5 info;"),
-            std::string::npos)
+  EXPECT_NE(summary.message.find("7 log records suppressed (2 warning, 5 info;"), std::string::npos)
       << summary.message;
   f.write(LogLevel::kInfo);
   EXPECT_EQ(f.out.count(LogLevel::kInfo, LogEvent::kGeneric), 4u);

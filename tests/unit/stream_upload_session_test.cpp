@@ -538,5 +538,24 @@ TEST(StreamUpload, ReadsLandInTheTargetsWriteSpaceOnlyWhileTakingData) {
   EXPECT_TRUE(session.input_space().empty()) << "done";
 }
 
+// The connection is woken per input_batch() bytes (SO_RCVLOWAT): never more
+// than the declared bytes still to come, nothing before the body.
+TEST(StreamUpload, InputBatchIsTheBodyStillToComeCappedAtOneBatch) {
+  Harness h;
+  auto session = h.make();
+  RecordingReply reply;
+  EXPECT_EQ(session.input_batch(), 0u);  // the header: any byte may end it
+  const size_t size = StreamUploadSession::kInputBatch + 1000;
+  feed(session, reply, "UPLOAD " + std::to_string(size) + "\n");
+  EXPECT_EQ(session.input_batch(), StreamUploadSession::kInputBatch);
+  feed(session, reply, std::string(1500, 'x'));
+  EXPECT_EQ(session.input_batch(), size - 1500);
+  feed(session, reply, std::string(size - 1501, 'x'));
+  EXPECT_EQ(session.input_batch(), 1u);
+  feed(session, reply, "x");
+  EXPECT_EQ(session.input_batch(), 0u);  // done: the reply is due
+  EXPECT_TRUE(reply.bytes.starts_with("OK " + std::to_string(size))) << reply.bytes;
+}
+
 }  // namespace
 }  // namespace socketd
