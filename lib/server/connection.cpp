@@ -383,6 +383,15 @@ void Connection::abort(std::string_view reason) {
   finish(reason, false);
 }
 
+void Connection::close_now(std::string_view reason) {
+  if (closed_) return;
+  if (exec_) {
+    exec_->kill_and_reap(reason);
+    return;
+  }
+  finish(reason, true);
+}
+
 void Connection::finish(std::string_view reason, bool graceful) {
   closed_ = true;
   close_socket(graceful);

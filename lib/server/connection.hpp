@@ -52,6 +52,10 @@ class Connection final : public IoHandler, private Reply, private ExecProcess::O
   // Ends the connection now (idle timeout, shutdown); reason goes to the log.
   // A running exec handler is killed (SIGKILL) and reaped first.
   void abort(std::string_view reason);
+  // Ends the connection now, but as a graceful close does: unread input is
+  // discarded first so that the peer sees FIN, not RST (a connection that
+  // cannot be handed over at an upgrade).
+  void close_now(std::string_view reason);
   // exec: asks the handler to end (SIGTERM; SIGKILL after `grace` if > 0).
   void terminate_handler(std::string_view why, std::chrono::milliseconds grace);
   bool runs_handler() const { return exec_ != nullptr; }

@@ -526,7 +526,7 @@ handover::State Server::save_state() {
   constexpr std::string_view kReason = "daemon upgrading: this connection cannot be handed over";
   for (auto& runtime : services_) runtime->save(state.connections, kReason);
   // Removed services still serving: their connections end here.
-  for (auto& runtime : retiring_) runtime->abort_all(kReason);
+  for (auto& runtime : retiring_) runtime->close_all(kReason);
   for (const auto& [name, stats] : stats_) state.counters.push_back({name, stats_values(stats)});
   return state;
 }

@@ -367,7 +367,8 @@ void ServiceRuntime::save(std::vector<handover::ConnectionRecord>& out,
       left.push_back(connection.get());
     }
   }
-  for (Connection* connection : left) connection->abort(reason);
+  // Graceful: an upload whose request is still unread must see FIN, not RST.
+  for (Connection* connection : left) connection->close_now(reason);
 }
 
 bool ServiceRuntime::adopt(Fd& fd, const handover::ConnectionRecord& record, std::string& error) {
@@ -397,6 +398,10 @@ bool ServiceRuntime::adopt(Fd& fd, const handover::ConnectionRecord& record, std
   connections_.push_back(std::move(connection));
   connections_.back()->resume();
   return true;
+}
+
+void ServiceRuntime::close_all(std::string_view reason) {
+  while (!connections_.empty()) connections_.back()->close_now(reason);
 }
 
 void ServiceRuntime::abort_all(std::string_view reason) {

@@ -102,6 +102,8 @@ class ServiceRuntime {
   // Closes connections idle longer than idle_timeout, and uploads older than upload_timeout.
   void sweep(Clock::time_point now);
   void abort_all(std::string_view reason);
+  // Like abort_all, but each connection closes as a graceful close does (FIN).
+  void close_all(std::string_view reason);
 
   // Hand-over across a re-exec: appends a record for every connection that
   // can be handed over and closes the others now with `reason` (uploads:
