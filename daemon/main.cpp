@@ -162,7 +162,34 @@ int signal_reload(int pid) {
 // `socketd --upgrade PID`: SIGUSR2, then wait for the report of the socketd
 // that took over (or of the old one, if the exec failed): the report file is
 // replaced (a new inode) either way.
+// Whether `pid` takes SIGUSR2 through its signalfd (blocked) or a handler:
+// a socketd from before upgrades existed would be killed by it.
+bool takes_sigusr2(int pid, std::string& why) {
+  FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/status").c_str(), "re");
+  if (f == nullptr) {
+    why = std::string("cannot read its /proc status: ") + std::strerror(errno);
+    return false;
+  }
+  unsigned long long blocked = 0;
+  unsigned long long caught = 0;
+  char line[256];
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    std::sscanf(line, "SigBlk: %llx", &blocked);
+    std::sscanf(line, "SigCgt: %llx", &caught);
+  }
+  std::fclose(f);
+  const unsigned long long bit = 1ull << (SIGUSR2 - 1);
+  if (((blocked | caught) & bit) != 0) return true;
+  why = "it neither blocks nor handles SIGUSR2 (a socketd without upgrades?)";
+  return false;
+}
+
 int signal_upgrade(int pid) {
+  if (std::string why; !takes_sigusr2(pid, why)) {
+    std::fprintf(stderr, "socketd: PID %d cannot be upgraded in place: %s; not signalled\n", pid,
+                 why.c_str());
+    return 1;
+  }
   std::string path = reload_report_path();
   if (path.empty()) {
     // Run by hand or by a package script, not by systemd: the daemon's own

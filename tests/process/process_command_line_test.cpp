@@ -1,6 +1,10 @@
 // The command line: --check-config, --version, --help and usage errors, with
 // the exit codes of daemon(7): 0 ok, 6 invalid file (EXIT_NOTCONFIGURED, as at
 // start), 2 usage.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <regex>
 
 #include "process_fixture.hpp"
@@ -101,6 +105,27 @@ TEST(ProcessCommandLine, UsageErrorsExitTwo) {
   r = run({"--config"});
   EXPECT_EQ(r.code(), 2);
   EXPECT_NE(r.err.find("--config needs a file name"), std::string::npos) << r.err;
+}
+
+// `--upgrade PID` of a process that would die of SIGUSR2 (a socketd from
+// before upgrades, or no socketd at all) does not signal it.
+TEST(ProcessCommandLine, UpgradeRefusesAProcessThatDoesNotTakeSigusr2) {
+  sigset_t mask;
+  ASSERT_EQ(::pthread_sigmask(SIG_SETMASK, nullptr, &mask), 0);
+  ASSERT_FALSE(sigismember(&mask, SIGUSR2));  // the child inherits the mask
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::signal(SIGUSR2, SIG_DFL);
+    for (;;) ::pause();
+  }
+  auto r = run({"--upgrade", std::to_string(child)});
+  EXPECT_EQ(r.code(), 1);
+  EXPECT_NE(r.err.find("cannot be upgraded in place"), std::string::npos) << r.err;
+  int status = 0;
+  EXPECT_EQ(::waitpid(child, &status, WNOHANG), 0) << "the process was signalled";
+  ::kill(child, SIGKILL);
+  ::waitpid(child, &status, 0);
 }
 
 }  // namespace

@@ -3,8 +3,10 @@
 # and socketd is running; `journalctl -x` explains its records; an invalid
 # file is not restarted in a loop; the low-ports drop-in and the upload
 # retention rule work as documented; an upgrade keeps an edited
-# /etc/socketd/socketd.toml and restarts the daemon; `dpkg --purge` leaves
-# nothing behind. socketd-bench comes in its own package.
+# /etc/socketd/socketd.toml and upgrades the running daemon in place (same
+# MainPID, the new binary, chat sessions kept, no connect refused; a restart
+# where socketd.socket is active); `dpkg --purge` leaves nothing behind.
+# socketd-bench comes in its own package.
 #
 # Builds the packages twice from $SOCKETD_BUILD_DIR with packaging/build-deb
 # (debhelper; the project version and a higher one), checks them on the host
@@ -287,7 +289,8 @@ if __name__ == "__main__":
         refused(int(sys.argv[2]))
 EOF
 in_ns mkdir -p "$T"
-for f in "$WORK/client.py" "$DEB1" "$DEB2" "$BENCH1"; do "$HARNESS" copy-in "$STATEDIR" "$f" "$T/"; done
+for f in "$WORK/client.py" "$DEB1" "$DEB2" "$BENCH1" "$HERE/socketd/chat_sessions.py" \
+  "$HERE/socketd/connect_loop.py"; do "$HARNESS" copy-in "$STATEDIR" "$f" "$T/"; done
 B1="$T/$(basename "$DEB1")"
 B2="$T/$(basename "$DEB2")"
 BB1="$T/$(basename "$BENCH1")"
@@ -390,17 +393,58 @@ check "... deletes the 40-day-old upload" eval '! old_upload_exists'
 check "... and keeps the fresh one" in_ns sh -c 'ls /var/lib/socketd/upload-2* >/dev/null'
 in_ns rm /etc/tmpfiles.d/socketd.conf
 
-# -- edit the conffile, upgrade: the edit survives, the daemon is restarted on it
+# -- edit the conffile, upgrade with clients connected: the edit survives, the
+# daemon is upgraded in place (socketd --upgrade) and keeps its sessions
 in_ns sed -i 's/^greeting = "success!"$/greeting = "edited greeting"/' "$CONF"
 check "conffile edited" conf_greeting_is "edited greeting"
 pid1=$(main_pid)
+in_ns rm -f "$T/s-ready" "$T/s-go" "$T/s-result" "$T/stop" "$T/loop.json" "$T/loop.json.ready"
+in_ns python3 "$T/chat_sessions.py" 8889 'success!' 20 "$T/s-ready" "$T/s-go" "$T/s-result" \
+  >"$WORK/sessions.log" 2>&1 &
+SESSIONS_PID=$!
+check "20 chat sessions open on 8889 before the upgrade" eventually 30 in_ns test -e "$T/s-ready"
+# Greetings only: the conffile's new greeting is in force after the upgrade.
+in_ns python3 "$T/connect_loop.py" "$T/stop" "$T/loop.json" 8888:greet:hello >"$WORK/loop.log" 2>&1 &
+LOOP_PID=$!
+check "connect loop on 8888 is served" eventually 30 in_ns test -e "$T/loop.json.ready"
 check "dpkg -i $(basename "$DEB2") (upgrade, no conffile prompt)" in_ns dpkg -i "$B2"
+in_ns touch "$T/stop"
+loop_done() { ! kill -0 "$LOOP_PID" 2>/dev/null; }
+eventually 90 loop_done
+loop_clean() {
+  in_ns cat "$T/loop.json" | python3 -c '
+import json, sys
+r = json.load(sys.stdin)["8888"]
+print("    connect loop on 8888 during dpkg -i:", r)
+sys.exit(0 if r["ok"] > 0 and r["refused"] == r["reset"] == r["cut"] == r["timeout"] == r["other"] == 0 else 1)'
+}
+check "connects to 8888 during the upgrade: none refused, reset, cut or timed out" loop_clean
 check "dpkg: socketd $V2 installed" test "$(in_ns dpkg-query -W -f='${Status} ${Version}' socketd)" = "install ok installed $V2"
 check "edited conffile kept" conf_greeting_is "edited greeting"
 check "no .dpkg-dist/.dpkg-new left" eval '! in_ns sh -c "ls /etc/socketd/*.dpkg-*" >/dev/null 2>&1'
 check "socketd.service active after upgrade" eventually 20 active
 pid2=$(main_pid)
-check "socketd.service restarted (MainPID $pid1 -> $pid2)" test "$pid2" != 0 -a "$pid2" != "$pid1"
+check "upgraded in place: same MainPID ($pid1 -> $pid2)" test "$pid2" != 0 -a "$pid2" = "$pid1"
+new_binary() { # the process runs the file dpkg installed, not the replaced one
+  local exe
+  exe=$(in_ns readlink "/proc/$pid2/exe")
+  echo "    /proc/$pid2/exe -> $exe"
+  [[ $exe == /usr/sbin/socketd ]] &&
+    [[ $(in_ns stat -L -c %i "/proc/$pid2/exe") == $(in_ns stat -c %i /usr/sbin/socketd) ]]
+}
+check "/proc/MainPID/exe is the newly installed /usr/sbin/socketd" new_binary
+in_ns touch "$T/s-go"
+sessions_done() { ! kill -0 "$SESSIONS_PID" 2>/dev/null; }
+eventually 60 sessions_done
+check "the 20 chat sessions opened before the install answer after it ($(in_ns head -n1 "$T/s-result" 2>/dev/null))" \
+  in_ns grep -qx 'answered 20 of 20' "$T/s-result"
+took_over_all() {
+  local line
+  line=$(in_ns journalctl -u socketd --no-pager -o cat | grep 'took over [0-9]* of [0-9]* connection' | tail -n1)
+  echo "    $line"
+  [[ $line =~ took\ over\ ([0-9]+)\ of\ ([0-9]+) ]] && ((BASH_REMATCH[1] == BASH_REMATCH[2] && BASH_REMATCH[1] >= 20))
+}
+check "journal: the new socketd took over every connection (>= 20)" took_over_all
 check "serves the edited greeting" chat_greets "edited greeting"
 check "socketd.service still enabled, socketd.socket still not" \
   test "$(in_ns systemctl is-enabled socketd.service socketd.socket | tr '\n' ' ')" = "enabled disabled "
