@@ -114,7 +114,7 @@ bool Connection::restore(const handover::ConnectionRecord& record, std::string& 
 }
 
 void Connection::resume() {
-  service_.touch(*this);
+  // The idle and age timers were set from the handed-over state (adopt()).
   if (auto ec = service_.context().reactor.add(fd_.get(), this)) {
     finish("cannot register with epoll: " + ec.message(), false);
     return;
@@ -338,6 +338,7 @@ void Connection::send(std::string_view first, std::string_view second) {
 }
 
 void Connection::flush() {
+  bool sent = false;
   while (!out_.empty()) {
     auto n = send_some(fd_.get(), out_.readable());
     if (!n) {
@@ -345,12 +346,15 @@ void Connection::flush() {
       finish("write error", false);
       return;
     }
+    sent = true;
     bytes_out_ += *n;
     service_.stats().bytes_out += *n;
     out_.consume(*n);
     service_.context().queued_output -= *n;
   }
-  service_.touch(*this);
+  // A writable socket with nothing to send is no activity: the first
+  // EPOLLOUT of a handed-over connection must not restart its idle timer.
+  if (sent) service_.touch(*this);
   if (close_requested_) {
     finish(close_reason_, true);
   } else if (input_paused_) {

@@ -567,6 +567,7 @@ void Server::adopt_state(handover::State& state, std::vector<int> inherited_fds)
     logger.log(LogLevel::kWarning, "handed-over connection of '" + record.service + "' from " +
                                        record.peer.to_string() + " closed: " + error);
   }
+  for (auto& runtime : services_) runtime->reorder_timers();
   for (const auto& counters : state.counters) {
     add_stats_values(stats_for(counters.service), counters.values);
   }

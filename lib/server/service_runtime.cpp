@@ -1,5 +1,6 @@
 #include "server/service_runtime.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "server/datagram_log.hpp"
@@ -394,10 +395,31 @@ bool ServiceRuntime::adopt(Fd& fd, const handover::ConnectionRecord& record, std
     admission_.opened(connection->peer());
   }
   connection->index = connections_.size();
-  by_age_.touch(connection->age_hook(), now);
+  // The timers go on where the previous socketd left them (idle_timeout,
+  // upload_timeout); reorder_timers() sorts the lists once all are adopted.
+  constexpr uint64_t kMaxCarriedMs = 1ull << 40;  // no overflow below now()
+  const auto idle = std::chrono::milliseconds(std::min(record.idle_ms, kMaxCarriedMs));
+  const auto age = std::chrono::milliseconds(std::min(record.age_ms, kMaxCarriedMs));
+  idle_.touch(connection->idle_hook(), now - idle);
+  by_age_.touch(connection->age_hook(), now - age);
   connections_.push_back(std::move(connection));
   connections_.back()->resume();
   return true;
+}
+
+void ServiceRuntime::reorder_timers() {
+  // The sweeps stop at the first hook that has not expired: each list must
+  // be in last_active order, oldest first. Touching every hook again in that
+  // order rebuilds it (stable: equal times keep their order).
+  std::vector<IdleHook*> hooks;
+  for (IdleList* list : {&idle_, &by_age_}) {
+    hooks.clear();
+    for (IdleHook* hook = list->oldest(); hook != nullptr; hook = hook->next) hooks.push_back(hook);
+    std::stable_sort(hooks.begin(), hooks.end(), [](const IdleHook* a, const IdleHook* b) {
+      return a->last_active < b->last_active;
+    });
+    for (IdleHook* hook : hooks) list->touch(*hook, hook->last_active);
+  }
 }
 
 void ServiceRuntime::close_all(std::string_view reason) {

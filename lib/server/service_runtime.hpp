@@ -112,6 +112,8 @@ class ServiceRuntime {
   // A client handed over by the previous socketd: served on from where it
   // stopped. False (the caller closes `fd`) with `error` if it does not fit.
   bool adopt(Fd& fd, const handover::ConnectionRecord& record, std::string& error);
+  // After the last adopt(): puts the idle and age lists back in time order.
+  void reorder_timers();
 
   // Appends every connection with output queued (for max_output_bytes).
   void collect_queued(std::vector<Connection*>& out) const;
