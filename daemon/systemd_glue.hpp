@@ -3,22 +3,32 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <string>
 
 #include "app/notifier.hpp"
+#include "app/socket_notifier.hpp"
 #include "log/logger.hpp"
 #include "server/server.hpp"
 
 namespace socketd {
 
-// sd_notify(3); a no-op when NOTIFY_SOCKET is not set.
+// sd_notify(3)'s messages; a no-op when NOTIFY_SOCKET is not set. They go
+// through a SocketNotifier (non-blocking, retried from the reactor, see
+// lib/app/socket_notifier.hpp); libsystemd's blocking sd_notify is left only
+// for a NOTIFY_SOCKET that is no unix socket address (vsock:...).
 class SdNotifier final : public Notifier {
  public:
+  // Reads NOTIFY_SOCKET; `reactor` must outlive this notifier.
+  explicit SdNotifier(Reactor& reactor);
   void ready() override;
   void reloading() override;
   void stopping() override;
   void status(std::string_view text) override;
   void watchdog() override;
+
+ private:
+  std::unique_ptr<SocketNotifier> socket_;  // null: unset, or sd_notify's fallback
 };
 
 // Half of WatchdogSec= when systemd asked for pings, else 0.
