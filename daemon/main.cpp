@@ -417,7 +417,7 @@ int run(const socketd::Options& options, const std::vector<std::string>& argv) {
                  reactor.error().message().c_str());
     return 1;
   }
-  SdNotifier notifier;
+  SdNotifier notifier(**reactor);
   App app(**reactor, logger, notifier,
           {.config_path = options.config_path,
            .watchdog_interval = watchdog_interval(),

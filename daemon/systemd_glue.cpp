@@ -14,9 +14,19 @@
 
 namespace socketd {
 
-void SdNotifier::ready() { sd_notify(0, "READY=1"); }
+SdNotifier::SdNotifier(Reactor& reactor) {
+  const char* where = std::getenv("NOTIFY_SOCKET");
+  if (where == nullptr || *where == '\0') return;
+  if (auto created = SocketNotifier::create(reactor, where)) socket_ = std::move(*created);
+}
+
+void SdNotifier::ready() {
+  if (socket_) return socket_->ready();
+  sd_notify(0, "READY=1");
+}
 
 void SdNotifier::reloading() {
+  if (socket_) return socket_->reloading();
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
   const auto usec = static_cast<unsigned long long>(ts.tv_sec) * 1'000'000ull +
@@ -24,14 +34,21 @@ void SdNotifier::reloading() {
   sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", usec);
 }
 
-void SdNotifier::stopping() { sd_notify(0, "STOPPING=1"); }
+void SdNotifier::stopping() {
+  if (socket_) return socket_->stopping();
+  sd_notify(0, "STOPPING=1");
+}
 
 void SdNotifier::status(std::string_view text) {
+  if (socket_) return socket_->status(text);
   const std::string message = "STATUS=" + std::string(text);
   sd_notify(0, message.c_str());
 }
 
-void SdNotifier::watchdog() { sd_notify(0, "WATCHDOG=1"); }
+void SdNotifier::watchdog() {
+  if (socket_) return socket_->watchdog();
+  sd_notify(0, "WATCHDOG=1");
+}
 
 namespace {
 

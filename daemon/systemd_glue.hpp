@@ -4,27 +4,37 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <vector>
 #include <string>
 
 #include "app/notifier.hpp"
+#include "app/socket_notifier.hpp"
 #include "log/logger.hpp"
 #include "server/server.hpp"
 
 namespace socketd {
 
-// sd_notify(3); a no-op when NOTIFY_SOCKET is not set.
+// sd_notify(3)'s messages; a no-op when NOTIFY_SOCKET is not set. They go
+// through a SocketNotifier (non-blocking, retried from the reactor, see
+// lib/app/socket_notifier.hpp); libsystemd's blocking sd_notify is left only
+// for a NOTIFY_SOCKET that is no unix socket address (vsock:...).
 class SdNotifier final : public Notifier {
  public:
+  // Reads NOTIFY_SOCKET; `reactor` must outlive this notifier.
+  explicit SdNotifier(Reactor& reactor);
   void ready() override;
   void reloading() override;
   void stopping() override;
   void status(std::string_view text) override;
   void watchdog() override;
+  // FDSTORE=1 / FDSTOREREMOVE=1 carry descriptors: through libsystemd's
+  // sd_pid_notify_with_fds (at start and reload only, not per connection).
   void store_fd(std::string_view name, int fd) override;
   void remove_stored_fds(std::string_view name) override;
 
  private:
+  std::unique_ptr<SocketNotifier> socket_;  // null: unset, or sd_notify's fallback
   std::map<std::string, std::vector<int>, std::less<>> stored_;  // for the crash hand-off
 };
 

@@ -102,6 +102,12 @@ void Server::use_upload_store(std::unique_ptr<UploadStore> store) {
   uploads_ = std::move(store);
   context_.uploads = uploads_.get();
   if (!io_) return;
+  if (!upload_watch_) {
+    upload_watch_ = std::make_unique<UploadDirWatch>(
+        context_.reactor, *io_, context_.logger,
+        [this](std::unique_ptr<UploadStore> found) { use_upload_store(std::move(found)); });
+  }
+  upload_watch_->watch(*uploads_);
   // Live uploads (ours, or another socketd's on the same directory) hold
   // their ".part" locked and are left alone.
   uploads_->recover(*io_, [&logger = context_.logger, dir = uploads_->path()](size_t leftovers) {

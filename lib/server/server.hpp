@@ -17,6 +17,7 @@
 #include "server/metrics_exporter.hpp"
 #include "server/server_context.hpp"
 #include "server/service_runtime.hpp"
+#include "server/upload_dir_watch.hpp"
 #include "storage/upload_store.hpp"
 
 namespace socketd {
@@ -135,6 +136,8 @@ class Server {
   // Declared before the services: destroyed after them, so the jobs of their
   // last uploads (abandon) still run.
   std::unique_ptr<IoPool> io_;
+  // After io_: destroyed before it (its pending check completes into nothing).
+  std::unique_ptr<UploadDirWatch> upload_watch_;
   std::vector<std::unique_ptr<ServiceRuntime>> services_;  // in config order
   std::vector<std::unique_ptr<ServiceRuntime>> retiring_;  // removed, still serving
   std::vector<std::unique_ptr<Listener>> listeners_;

@@ -40,6 +40,58 @@ class RecoverJob final : public IoJob {
 
 }  // namespace
 
+// Runs stat(2) and open(2) on a path that may sit on a slow or dead disk: an
+// I/O job. It never creates the directory (see UploadDirWatch).
+class UploadStoreCheckJob final : public IoJob {
+ public:
+  UploadStoreCheckJob(std::string path, std::shared_ptr<const Fd> dir, dev_t device, ino_t inode,
+                      std::function<void(UploadStore::Check)> done)
+      : path_(std::move(path)),
+        dir_(std::move(dir)),
+        device_(device),
+        inode_(inode),
+        done_(std::move(done)) {}
+  void run() noexcept override {
+    using Kind = UploadStore::Check::Kind;
+    struct stat st{};
+    if (::fstat(dir_->get(), &st) == 0 && st.st_nlink == 0) result_.unlinked = true;
+    if (::stat(path_.c_str(), &st) != 0) {
+      result_.kind = Kind::kMissing;
+      result_.error = errno_code();
+      return;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+      result_.kind = Kind::kNotADirectory;
+      return;
+    }
+    if (st.st_dev == device_ && st.st_ino == inode_) return;  // kSame
+    Fd fd(::open(path_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd || ::fstat(fd.get(), &st) != 0) {
+      result_.kind = Kind::kMissing;  // gone again between stat and open
+      result_.error = errno_code();
+      return;
+    }
+    result_.kind = Kind::kReplaced;
+    result_.replaced = std::unique_ptr<UploadStore>(new UploadStore(
+        path_, std::make_shared<const Fd>(std::move(fd)), st.st_dev, st.st_ino));
+  }
+  void done() noexcept override {
+    if (done_) done_(std::move(result_));
+  }
+
+ private:
+  std::string path_;
+  std::shared_ptr<const Fd> dir_;
+  dev_t device_;
+  ino_t inode_;
+  std::function<void(UploadStore::Check)> done_;
+  UploadStore::Check result_;
+};
+
+void UploadStore::check(IoPool& pool, std::function<void(Check)> done) const {
+  pool.submit(std::make_unique<UploadStoreCheckJob>(path_, dir_, device_, inode_, std::move(done)));
+}
+
 Result<std::unique_ptr<UploadStore>> UploadStore::open(const std::string& dir) {
   if (auto ec = mkdir_p(dir)) return ec;
   Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));

@@ -18,6 +18,7 @@
 namespace socketd {
 
 class IoPool;
+class UploadStoreCheckJob;
 
 class UploadStore {
  public:
@@ -40,7 +41,19 @@ class UploadStore {
   void recover(IoPool& pool, std::function<void(size_t found)> done);
   const std::string& path() const { return path_; }
 
+  // What is at path() now, looked at on an I/O thread (stat, and open if it
+  // is another directory); `done` gets it on the reactor thread.
+  struct Check {
+    enum class Kind { kSame, kMissing, kNotADirectory, kReplaced };
+    Kind kind = Kind::kSame;
+    std::error_code error;                 // kMissing: why stat failed
+    bool unlinked = false;                 // the directory in use was deleted (not moved)
+    std::unique_ptr<UploadStore> replaced;  // kReplaced: the directory there now
+  };
+  void check(IoPool& pool, std::function<void(Check)> done) const;
+
  private:
+  friend class UploadStoreCheckJob;
   UploadStore(std::string path, std::shared_ptr<const Fd> dir, dev_t device, ino_t inode)
       : path_(std::move(path)), dir_(std::move(dir)), device_(device), inode_(inode) {}
   std::string path_;

@@ -8,9 +8,12 @@
 // each test seeds a leftover before a store opens and waits for that log line:
 // it proves the recovery ran and finished, and nothing has to be waited for
 // by time.
+#include <fcntl.h>
 #include <signal.h>
 
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -312,6 +315,68 @@ TEST_F(ProcessUploadDir, DeletedAndRecreatedDirectoryIsPickedUpOnReload) {
   const std::string content = random_bytes(5000, 5);
   EXPECT_EQ(upload_once(port, content), "OK 5000 sha256=" + sha256_of(content) + "\n");
   expect_finished_file(dir, content);
+}
+
+// Without a reload: socketd notices the directory is gone (an I/O job looks
+// every 2 s), says which one and what to do, and takes it up once it exists
+// again. It does not make it itself (an unmounted mount point must stay empty).
+TEST_F(ProcessUploadDir, DeletedDirectoryIsReportedAndPickedUpWhenRecreated) {
+  const std::string dir = dir_a();
+  const uint16_t port = start_recovered(dir);
+  ASSERT_NE(port, 0);
+
+  const size_t mark = daemon_.stderr_size();
+  fs::remove_all(dir);
+  const auto hint = daemon_.wait_stderr("upload directory " + dir + " is gone", kProcessDeadline,
+                                        mark);
+  ASSERT_TRUE(hint) << "no hint that the upload directory is gone";
+  EXPECT_NE(hint->find("mkdir -p " + dir), std::string::npos) << *hint;
+  EXPECT_NE(hint->find("reload"), std::string::npos) << *hint;
+  EXPECT_NE(hint->find("new uploads fail"), std::string::npos) << *hint;
+  {
+    Fd fd = connect_port(port);
+    ASSERT_TRUE(fd);
+    send_all(fd.get(), "UPLOAD 5\n");
+    const std::string reply = recv_until_eof(fd.get());
+    EXPECT_TRUE(reply.starts_with("ERROR ")) << "reply while the directory is gone: '" << reply
+                                             << "'";
+  }
+  EXPECT_FALSE(exists(dir)) << "socketd recreated the directory on its own";
+
+  const size_t before_mkdir = daemon_.stderr_size();
+  fs::create_directory(dir);
+  ASSERT_TRUE(daemon_.wait_stderr("upload directory " + dir + " exists again", kProcessDeadline,
+                                  before_mkdir))
+      << "the recreated directory was not picked up";
+  const std::string content = random_bytes(5000, 6);
+  EXPECT_EQ(upload_once(port, content), "OK 5000 sha256=" + sha256_of(content) + "\n");
+  expect_finished_file(dir, content);
+  EXPECT_EQ(daemon_.stderr_text().find("reloaded", mark), std::string::npos)
+      << "picked up by a reload, not by the watch";
+  // Reported once, not at every check.
+  const std::string log = daemon_.stderr_text();
+  EXPECT_EQ(log.find(" is gone", log.find(" is gone", mark) + 1), std::string::npos);
+}
+
+// Another directory put in its place (atomically, RENAME_EXCHANGE): new
+// uploads go to the directory now at the configured path.
+TEST_F(ProcessUploadDir, ReplacedDirectoryIsTakenUp) {
+  const std::string dir = dir_a();
+  const uint16_t port = start_recovered(dir);
+  ASSERT_NE(port, 0);
+  const std::string other = dir_b();
+  fs::create_directories(other);
+
+  const size_t mark = daemon_.stderr_size();
+  ASSERT_EQ(::renameat2(AT_FDCWD, dir.c_str(), AT_FDCWD, other.c_str(), RENAME_EXCHANGE), 0)
+      << std::strerror(errno);
+  ASSERT_TRUE(daemon_.wait_stderr("upload directory " + dir + " was replaced", kProcessDeadline,
+                                  mark))
+      << "the replacement was not noticed";
+  const std::string content = random_bytes(7000, 7);
+  EXPECT_EQ(upload_once(port, content), "OK 7000 sha256=" + sha256_of(content) + "\n");
+  expect_finished_file(dir, content);
+  EXPECT_EQ(finished(other).size(), 0u) << "the upload went into the old directory";
 }
 
 }  // namespace
