@@ -87,16 +87,24 @@ void install_crash_handoff() {
 }
 
 void SdNotifier::store_fd(std::string_view name, int fd) {
-  const std::string message = "FDSTORE=1\nFDNAME=" + std::string(name);
-  if (sd_pid_notify_with_fds(0, 0, message.c_str(), &fd, 1) > 0) {
-    stored_[std::string(name)].push_back(fd);
-    set_crash_fd(-1, fd);
+  std::string message = "FDSTORE=1\nFDNAME=" + std::string(name);
+  if (socket_) {
+    // Never blocks: queued and retried while the supervisor does not read.
+    socket_->send_with_fds(std::move(message), std::span<const int>(&fd, 1));
+  } else if (sd_pid_notify_with_fds(0, 0, message.c_str(), &fd, 1) <= 0) {
+    return;
   }
+  stored_[std::string(name)].push_back(fd);
+  set_crash_fd(-1, fd);
 }
 
 void SdNotifier::remove_stored_fds(std::string_view name) {
-  const std::string message = "FDSTOREREMOVE=1\nFDNAME=" + std::string(name);
-  sd_pid_notify(0, 0, message.c_str());
+  std::string message = "FDSTOREREMOVE=1\nFDNAME=" + std::string(name);
+  if (socket_) {
+    socket_->send_with_fds(std::move(message), {});
+  } else {
+    sd_pid_notify(0, 0, message.c_str());
+  }
   if (auto it = stored_.find(name); it != stored_.end()) {
     for (int fd : it->second) set_crash_fd(fd, -1);
     stored_.erase(it);

@@ -28,8 +28,8 @@ class SdNotifier final : public Notifier {
   void stopping() override;
   void status(std::string_view text) override;
   void watchdog() override;
-  // FDSTORE=1 / FDSTOREREMOVE=1 carry descriptors: through libsystemd's
-  // sd_pid_notify_with_fds (at start and reload only, not per connection).
+  // FDSTORE=1 (with the descriptor) and FDSTOREREMOVE=1: through the
+  // SocketNotifier as well (must arrive, in order, never blocking).
   void store_fd(std::string_view name, int fd) override;
   void remove_stored_fds(std::string_view name) override;
 
