@@ -16,8 +16,11 @@ UploadDirWatch::~UploadDirWatch() {
 }
 
 void UploadDirWatch::watch(const UploadStore& store) {
-  const bool same_path = store_ != nullptr && store_->path() == store.path();
+  // The previous store may be gone already (the Server replaced it first):
+  // compare with the path kept here, never through the old pointer.
+  const bool same_path = store_ != nullptr && path_ == store.path();
   store_ = &store;
+  path_ = store.path();
   ++generation_;
   if (!same_path) reported_gone_ = false;
   if (timer_ == 0 && !in_flight_) schedule();
