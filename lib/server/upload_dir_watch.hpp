@@ -44,7 +44,7 @@ class UploadDirWatch {
   Logger& logger_;
   std::function<void(std::unique_ptr<UploadStore>)> adopt_;
   const UploadStore* store_ = nullptr;  // the Server's current store
-  std::string path_;                     // its path
+  std::string path_;                    // its path
   TimerId timer_ = 0;
   bool in_flight_ = false;
   bool reported_gone_ = false;
