@@ -29,10 +29,9 @@ Result<std::unique_ptr<SocketNotifier>> SocketNotifier::create(Reactor& reactor,
   if (notify_socket[0] == '@') address.sun_path[0] = '\0';  // abstract namespace
   // A path gets its terminating NUL counted, as sd_notify does; an abstract
   // name is exactly its bytes.
-  const size_t length = offsetof(sockaddr_un, sun_path) + notify_socket.size() +
-                        (notify_socket[0] == '/' && notify_socket.size() < sizeof(address.sun_path)
-                             ? 1
-                             : 0);
+  const size_t length =
+      offsetof(sockaddr_un, sun_path) + notify_socket.size() +
+      (notify_socket[0] == '/' && notify_socket.size() < sizeof(address.sun_path) ? 1 : 0);
   Fd fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd) return errno_code();
   return std::unique_ptr<SocketNotifier>(
@@ -52,7 +51,9 @@ SocketNotifier::~SocketNotifier() {
   flush();
 }
 
-void SocketNotifier::ready() { must_arrive("READY=1"); }
+void SocketNotifier::ready() {
+  must_arrive("READY=1");
+}
 
 void SocketNotifier::reloading() {
   timespec ts{};
@@ -62,7 +63,9 @@ void SocketNotifier::reloading() {
   must_arrive("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(usec));
 }
 
-void SocketNotifier::stopping() { must_arrive("STOPPING=1"); }
+void SocketNotifier::stopping() {
+  must_arrive("STOPPING=1");
+}
 
 void SocketNotifier::status(std::string_view text) {
   if (status_) ++stats_.coalesced;

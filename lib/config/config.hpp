@@ -9,12 +9,11 @@
 #include <vector>
 
 #include "config/mode_table.hpp"
+#include "log/log_level.hpp"
 #include "net/access_list.hpp"
 #include "net/address.hpp"
 
 namespace socketd {
-
-enum class LogLevel { kError = 3, kWarning = 4, kNotice = 5, kInfo = 6, kDebug = 7 };
 
 enum class Framing { kChunk, kLine };
 

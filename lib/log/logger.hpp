@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "config/config.hpp"
+#include "log/log_level.hpp"
 
 namespace socketd {
 

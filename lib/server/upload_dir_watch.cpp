@@ -16,8 +16,11 @@ UploadDirWatch::~UploadDirWatch() {
 }
 
 void UploadDirWatch::watch(const UploadStore& store) {
-  const bool same_path = store_ != nullptr && store_->path() == store.path();
+  // The previous store may be gone already (the Server replaced it first):
+  // compare with the path kept here, never through the old pointer.
+  const bool same_path = store_ != nullptr && path_ == store.path();
   store_ = &store;
+  path_ = store.path();
   ++generation_;
   if (!same_path) reported_gone_ = false;
   if (timer_ == 0 && !in_flight_) schedule();
@@ -48,37 +51,43 @@ void UploadDirWatch::checked(UploadStore::Check check, uint64_t generation) {
   switch (check.kind) {
     case Kind::kSame:
       if (reported_gone_) {
-        logger_.log({LogLevel::kNotice, LogEvent::kGeneric,
+        logger_.log({LogLevel::kNotice,
+                     LogEvent::kGeneric,
                      "upload directory " + dir + " is back; uploads are stored again",
-                     {{"UPLOAD_DIR", dir}}, true});
+                     {{"UPLOAD_DIR", dir}},
+                     true});
       }
       reported_gone_ = false;
       break;
     case Kind::kMissing:
     case Kind::kNotADirectory:
       if (!reported_gone_) {
-        const std::string why = check.kind == Kind::kNotADirectory ? "it is not a directory"
-                                                                   : check.error.message();
+        const std::string why =
+            check.kind == Kind::kNotADirectory ? "it is not a directory" : check.error.message();
         const std::string effect =
             check.unlinked ? "new uploads fail until it exists again"
                            : "it was moved: new uploads still go to the moved directory";
-        logger_.log({LogLevel::kWarning, LogEvent::kGeneric,
+        logger_.log({LogLevel::kWarning,
+                     LogEvent::kGeneric,
                      "upload directory " + dir + " is gone (" + why + "): " + effect +
-                         ". Recreate it (mkdir -p " +
-                         dir + ", writable by socketd's user; socketd picks it up within " +
+                         ". Recreate it (mkdir -p " + dir +
+                         ", writable by socketd's user; socketd picks it up within " +
                          std::to_string(kInterval.count()) +
                          " s) or reload socketd, which creates it; socketd does not recreate it "
                          "on its own in case it is an unmounted mount point",
-                     {{"UPLOAD_DIR", dir}, {"REASON", why}}, true});
+                     {{"UPLOAD_DIR", dir}, {"REASON", why}},
+                     true});
         reported_gone_ = true;
       }
       break;
     case Kind::kReplaced:
-      logger_.log({LogLevel::kNotice, LogEvent::kGeneric,
+      logger_.log({LogLevel::kNotice,
+                   LogEvent::kGeneric,
                    "upload directory " + dir +
                        (reported_gone_ ? " exists again" : " was replaced by another directory") +
                        "; new uploads go to the directory now at that path",
-                   {{"UPLOAD_DIR", dir}}, true});
+                   {{"UPLOAD_DIR", dir}},
+                   true});
       reported_gone_ = false;
       // adopt_ calls watch() with the new store.
       if (check.replaced) adopt_(std::move(check.replaced));

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <string>
 
 #include "log/logger.hpp"
 #include "reactor/io_pool.hpp"
@@ -31,7 +32,7 @@ class UploadDirWatch {
   UploadDirWatch& operator=(const UploadDirWatch&) = delete;
 
   // Watches `store` (the one uploads go to now) from now on; it must outlive
-  // the watch or the next watch() call.
+  // the watch or the next watch() call (the previous one may already be gone).
   void watch(const UploadStore& store);
 
  private:
@@ -42,7 +43,8 @@ class UploadDirWatch {
   IoPool& pool_;
   Logger& logger_;
   std::function<void(std::unique_ptr<UploadStore>)> adopt_;
-  const UploadStore* store_ = nullptr;
+  const UploadStore* store_ = nullptr;  // the Server's current store
+  std::string path_;                    // its path
   TimerId timer_ = 0;
   bool in_flight_ = false;
   bool reported_gone_ = false;

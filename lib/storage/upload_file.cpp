@@ -1,83 +1,20 @@
 #include "storage/upload_file.hpp"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <sys/random.h>
-#include <sys/stat.h>
-#include <sys/statvfs.h>
-#include <unistd.h>
-
-#include <atomic>
-#include <cstdio>
 #include <cstring>
-#include <ctime>
 #include <deque>
-#include <optional>
 #include <vector>
 
-#include "net/result.hpp"
 #include "reactor/io_pool.hpp"
-#include "service/sha256.hpp"
+#include "storage/part_file.hpp"
+#include "storage/upload_buffers.hpp"
+#include "storage/upload_names.hpp"
 
 namespace socketd {
-
-std::string part_name(const std::string& name) { return "." + name + std::string(kPartSuffix); }
-
-// "upload-20261125T144553Z-9f86d081884c7d65": sortable by time, unguessable.
-// getrandom() rather than a shared engine: I/O threads call this too.
-std::string new_upload_name() {
-  uint64_t random = 0;
-  if (::getrandom(&random, sizeof random, 0) != sizeof random) {
-    random = static_cast<uint64_t>(::time(nullptr)) * 0x9e3779b97f4a7c15ull ^
-             reinterpret_cast<uintptr_t>(&random);
-  }
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "upload-%04d%02d%02dT%02d%02d%02dZ-%016llx", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<unsigned long long>(random));
-  return buf;
-}
-
 
 namespace {
 
 using Status = UploadTarget::Status;
 using Limits = UploadFileLimits;
-
-bool has_room_at(int fd, uint64_t min_free_bytes) {
-  if (min_free_bytes == 0) return true;
-  struct statvfs st{};
-  if (::fstatvfs(fd, &st) != 0) return true;  // cannot tell: let write() decide
-  return static_cast<uint64_t>(st.f_bavail) * st.f_frsize >= min_free_bytes;
-}
-
-std::atomic<uint64_t> g_buffered{0};
-
-// Upload buffer memory, counted for upload_buffer_bytes().
-struct BlockFree {
-  size_t size = 0;
-  void operator()(char* p) const noexcept {
-    g_buffered.fetch_sub(size, std::memory_order_relaxed);
-    delete[] p;
-  }
-};
-using Block = std::unique_ptr<char[], BlockFree>;
-
-Block new_block(size_t size) {
-  g_buffered.fetch_add(size, std::memory_order_relaxed);
-  return Block(new char[size], BlockFree{size});
-}
-
-// A buffer on its way to the disk; recycled, since a fresh 1 MiB block costs
-// an mmap and 256 page faults.
-struct Chunk {
-  Block bytes;
-  size_t size = 0;
-  size_t capacity = 0;
-};
 
 class UploadFile;
 
@@ -115,10 +52,13 @@ class UploadFile final : public std::enable_shared_from_this<UploadFile> {
  public:
   UploadFile(IoPool& pool, std::shared_ptr<const Fd> dir, std::string name,
              UploadFileOptions options, Wake wake)
-      : pool_(pool), dir_(std::move(dir)), name_(name), base_name_(std::move(name)),
-        options_(options), wake_(std::move(wake)), status_(Status::kOpening) {
-    disk_.name = base_name_;
-  }
+      : pool_(pool),
+        name_(name),
+        base_name_(name),
+        options_(options),
+        wake_(std::move(wake)),
+        status_(Status::kOpening),
+        disk_(std::move(dir), std::move(name), options) {}
 
   void start() { push(FileJob::Kind::kOpen); }
 
@@ -259,14 +199,7 @@ class UploadFile final : public std::enable_shared_from_this<UploadFile> {
     }
   }
 
-  // Disk side, I/O thread only.
-  std::error_code open_file(std::string& name) noexcept;
-  std::error_code write_chunk(const Chunk& chunk) noexcept;
-  std::error_code commit_file(std::string& digest) noexcept;
-  void abandon_file() noexcept;
-
   IoPool& pool_;
-  const std::shared_ptr<const Fd> dir_;  // shared with the store and the other uploads
 
   // Reactor thread only.
   std::string name_;  // as reported: final name, or with ".incomplete" once abandoned
@@ -285,18 +218,8 @@ class UploadFile final : public std::enable_shared_from_this<UploadFile> {
   Chunk filling_;
   std::vector<Block> spares_;
 
-  // I/O side: only the running job touches these.
-  struct Disk {
-    Fd file;
-    std::string name;  // final name
-    bool renamed = false;
-    std::optional<Sha256> hash;
-    uint64_t since_check = 0;
-    uint64_t written = 0;
-    uint64_t writeback_from = 0;   // start of the data not yet handed to writeback
-    uint64_t previous_window = 0;  // start of the window handed over last time
-    uint64_t waited_to = 0;        // everything before this has been written
-  } disk_;
+  // I/O side: only the running job touches it.
+  PartFile disk_;
 };
 
 void FileJob::run() noexcept { file_->run(*this); }
@@ -305,7 +228,7 @@ void FileJob::done() noexcept { file_->finished(*this); }
 void UploadFile::run(FileJob& job) noexcept {
   switch (job.kind_) {
     case FileJob::Kind::kOpen:
-      job.result_ = open_file(job.name_);
+      job.result_ = disk_.open(job.name_);
       if (!job.result_ && !options_.write_each_append) {
         for (size_t i = 0; i <= Limits::kMaxQueuedWrites; ++i) {
           Block block = new_block(Limits::kBufferBytes);
@@ -315,111 +238,17 @@ void UploadFile::run(FileJob& job) noexcept {
       }
       break;
     case FileJob::Kind::kWrite:
-      job.result_ = write_chunk(job.chunk_);
+      job.result_ = disk_.write({job.chunk_.bytes.get(), job.chunk_.size});
       break;
     case FileJob::Kind::kCommit:
-      job.result_ = commit_file(job.digest_);
+      job.result_ = disk_.commit(job.digest_);
       job.blocks_.clear();
       break;
     case FileJob::Kind::kAbandon:
-      abandon_file();
+      disk_.abandon();
       job.blocks_.clear();
       break;
   }
-}
-
-std::error_code UploadFile::open_file(std::string& name) noexcept {
-  const uint64_t needed = options_.expected_bytes > UINT64_MAX - options_.min_free_bytes
-                              ? UINT64_MAX
-                              : options_.min_free_bytes + options_.expected_bytes;
-  if (!has_room_at(dir_->get(), needed)) return std::make_error_code(std::errc::no_space_on_device);
-  std::error_code ec;
-  for (int attempt = 0; attempt < 4; ++attempt) {
-    if (attempt > 0) disk_.name = new_upload_name();
-    const std::string part = part_name(disk_.name);
-    Fd file(::openat(dir_->get(), part.c_str(),
-                     O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640));
-    if (!file) {
-      ec = errno_code();
-      if (errno == EEXIST) continue;
-      return ec;
-    }
-    // The lock marks the file live. Another process's leftover recovery may
-    // have taken it between openat and flock (then it holds the lock, or has
-    // renamed the file away): try again under a new name.
-    struct stat ours{}, named{};
-    if (::flock(file.get(), LOCK_EX | LOCK_NB) != 0 || ::fstat(file.get(), &ours) != 0 ||
-        ::fstatat(dir_->get(), part.c_str(), &named, AT_SYMLINK_NOFOLLOW) != 0 ||
-        ours.st_ino != named.st_ino || ours.st_dev != named.st_dev) {
-      ec = std::make_error_code(std::errc::device_or_resource_busy);
-      continue;
-    }
-    disk_.file = std::move(file);
-    if (options_.hash) disk_.hash.emplace();
-    name = disk_.name;
-    return {};
-  }
-  return ec;
-}
-
-std::error_code UploadFile::write_chunk(const Chunk& chunk) noexcept {
-  disk_.since_check += chunk.size;
-  if (disk_.since_check >= Limits::kCheckEvery) {
-    disk_.since_check = 0;
-    if (!has_room_at(disk_.file.get(), options_.min_free_bytes)) {
-      return std::make_error_code(std::errc::no_space_on_device);
-    }
-  }
-  std::span<const char> bytes(chunk.bytes.get(), chunk.size);
-  if (disk_.hash) disk_.hash->update(bytes);
-  while (!bytes.empty()) {
-    const ssize_t n = ::write(disk_.file.get(), bytes.data(), bytes.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno_code();
-    }
-    bytes = bytes.subspan(static_cast<size_t>(n));
-    disk_.written += static_cast<uint64_t>(n);
-  }
-  if (disk_.written - disk_.writeback_from >= Limits::kWritebackEvery) {
-    // No-ops on tmpfs, which has no writeback.
-    ::sync_file_range(disk_.file.get(), static_cast<off_t>(disk_.writeback_from),
-                      static_cast<off_t>(disk_.written - disk_.writeback_from),
-                      SYNC_FILE_RANGE_WRITE);
-    if (disk_.waited_to < disk_.previous_window) {
-      ::sync_file_range(disk_.file.get(), static_cast<off_t>(disk_.waited_to),
-                        static_cast<off_t>(disk_.previous_window - disk_.waited_to),
-                        SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
-                            SYNC_FILE_RANGE_WAIT_AFTER);
-      disk_.waited_to = disk_.previous_window;
-    }
-    disk_.previous_window = disk_.writeback_from;
-    disk_.writeback_from = disk_.written;
-  }
-  return {};
-}
-
-std::error_code UploadFile::commit_file(std::string& digest) noexcept {
-  if (::fsync(disk_.file.get()) != 0) return errno_code();
-  if (::renameat(dir_->get(), part_name(disk_.name).c_str(), dir_->get(), disk_.name.c_str()) != 0) {
-    return errno_code();
-  }
-  disk_.renamed = true;
-  disk_.file.reset();
-  // The rename is only durable once the directory itself is on disk.
-  if (::fsync(dir_->get()) != 0) return errno_code();
-  if (disk_.hash) digest = disk_.hash->hex_digest();
-  return {};
-}
-
-void UploadFile::abandon_file() noexcept {
-  if (!disk_.file && !disk_.renamed) return;  // never created
-  // No fsync: an incomplete upload need not survive a crash (recovery would
-  // find its ".part" then), and fsync is what stalled everyone.
-  const std::string from = disk_.renamed ? disk_.name : part_name(disk_.name);
-  const std::string to = disk_.name + std::string(kIncompleteSuffix);
-  ::renameat(dir_->get(), from.c_str(), dir_->get(), to.c_str());
-  disk_.file.reset();
 }
 
 void UploadFile::finished(FileJob& job) noexcept {
@@ -507,8 +336,6 @@ class FailedTarget final : public UploadTarget {
 };
 
 }  // namespace
-
-uint64_t upload_buffer_bytes() { return g_buffered.load(std::memory_order_relaxed); }
 
 std::unique_ptr<UploadTarget> failed_upload_target(std::error_code error) {
   return std::make_unique<FailedTarget>(error);

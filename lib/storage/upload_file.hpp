@@ -7,7 +7,9 @@
 //
 // The file's jobs (open, write + hash, commit, abandon) run one at a time and
 // in order, each on whichever I/O thread is free; what a job touches on the
-// disk side is owned by the file and touched by no one else meanwhile.
+// disk side (storage/part_file.hpp) is owned by the file and touched by no one
+// else meanwhile. Names: storage/upload_names.hpp; buffer memory:
+// storage/upload_buffers.hpp.
 #pragma once
 
 #include <cstdint>
@@ -55,15 +57,5 @@ std::unique_ptr<UploadTarget> open_upload_file(IoPool& pool, std::shared_ptr<con
 // A target that failed before it began (no upload directory): status() is
 // kFailed with `error`, and nothing ever reaches a disk.
 std::unique_ptr<UploadTarget> failed_upload_target(std::error_code error);
-
-// Bytes held in upload buffers by this process right now (all uploads).
-uint64_t upload_buffer_bytes();
-
-// A fresh server-chosen name: sortable by time, unguessable. Thread-safe.
-std::string new_upload_name();
-// The hidden name an upload has while it is written.
-std::string part_name(const std::string& name);
-inline constexpr std::string_view kPartSuffix = ".part";
-inline constexpr std::string_view kIncompleteSuffix = ".incomplete";
 
 }  // namespace socketd

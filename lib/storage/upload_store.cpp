@@ -9,6 +9,7 @@
 #include <cerrno>
 
 #include "reactor/io_pool.hpp"
+#include "storage/upload_names.hpp"
 
 namespace socketd {
 namespace {

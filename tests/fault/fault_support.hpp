@@ -1,6 +1,6 @@
 // Shared pieces of the fault tests: a private mount namespace to run socketd
 // in (tmpfs that fills up, remounts read-only; nothing is visible outside the
-// namespace), the classic file sender that reports instead of asserting,
+// namespace), the classic file sender (support/classic_sender.hpp),
 // upload-directory listings, a client that resets, and /proc readings of the
 // daemon (CPU and runnable time, open descriptors).
 #pragma once
@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "process_fixture.hpp"
+#include "support/classic_sender.hpp"
 
 namespace socketd::test {
 
@@ -132,50 +133,6 @@ inline std::error_code remount(const std::string& dir, bool read_only) {
   if (read_only) flags |= MS_RDONLY;
   if (::mount(nullptr, dir.c_str(), nullptr, flags, nullptr) != 0) return last_error();
   return {};
-}
-
-// What the classic file sender saw: how many bytes it had acknowledged, and
-// the first reply that was not the ack word ("" on EOF), if any.
-struct SendOutcome {
-  size_t acked_bytes = 0;
-  size_t acked_lines = 0;
-  bool quit_sent = false;
-  std::optional<std::string> refusal;
-};
-
-// A text file's lines, each with its line ending, the way Python's
-// `for line in f` yields them.
-inline std::vector<std::string> split_lines(std::string_view text) {
-  std::vector<std::string> lines;
-  while (!text.empty()) {
-    const size_t nl = text.find('\n');
-    const size_t n = nl == std::string_view::npos ? text.size() : nl + 1;
-    lines.emplace_back(text.substr(0, n));
-    text.remove_prefix(n);
-  }
-  return lines;
-}
-
-// The classic sender: each line, then recv(1024) and stop unless it is
-// exactly "success"; "quit" at the end (unless `then_quit` is false: the
-// caller goes on sending). Never asserts: the caller judges.
-inline SendOutcome classic_send_lines(int fd, std::string_view content, bool then_quit = true) {
-  SendOutcome out;
-  for (const auto& line : split_lines(content)) {
-    if (::send(fd, line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size())) {
-      out.refusal = "send failed: " + last_error().message();
-      return out;
-    }
-    const std::string ack = recv_once(fd, 1024);
-    if (ack != "success") {
-      out.refusal = ack;
-      return out;
-    }
-    out.acked_bytes += line.size();
-    ++out.acked_lines;
-  }
-  if (then_quit && ::send(fd, "quit", 4, MSG_NOSIGNAL) == 4) out.quit_sent = true;
-  return out;
 }
 
 // A file of `bytes` bytes in lines of `line_bytes` (the last line shorter),

@@ -135,8 +135,7 @@ class NotifyStalled : public ::testing::Test {
   }
 
   std::string toml(std::string_view greeting) const {
-    return "[daemon]\nupload_dir = \"" + dir_.file("uploads") +
-           "\"\ndrain_timeout = \"1s\"\n\n" +
+    return "[daemon]\nupload_dir = \"" + dir_.file("uploads") + "\"\ndrain_timeout = \"1s\"\n\n" +
            chat_service("chat", chat_port_ == 0 ? "127.0.0.1:0" : addr(chat_port_), greeting);
   }
 

@@ -71,12 +71,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   UploadOptions options;
   if (flags & 4) options.max_bytes = max_byte;
   MemoryUploadLog storage;
-  fail_on_violations(storage);
-  storage.async = async;
-  storage.max_pending_appends = 2;
-  if (open_fails) storage.open_error = std::make_error_code(std::errc::no_space_on_device);
-  if (flags & 2) storage.commit_error = std::make_error_code(std::errc::io_error);
-  storage.fail_append_number = fail_append;
+  configure_target(storage, flags, fail_append,
+                   std::make_error_code(std::errc::no_space_on_device));
 
   RecordingReply reply;
   std::string input;  // every byte the peer sent while the session listened

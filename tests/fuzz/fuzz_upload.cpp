@@ -52,12 +52,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (flags & 4) options.max_bytes = uint64_t{max_sixteenths} * 16;
   if (flags & 8) options.ack_word = "ok", options.end_word = "q";
   MemoryUploadLog storage;
-  fail_on_violations(storage);
-  storage.async = async;
-  storage.max_pending_appends = 2;
-  if (open_fails) storage.open_error = std::make_error_code(std::errc::permission_denied);
-  if (flags & 2) storage.commit_error = std::make_error_code(std::errc::io_error);
-  storage.fail_append_number = fail_append;
+  configure_target(storage, flags, fail_append, std::make_error_code(std::errc::permission_denied));
 
   RecordingReply reply;
   bool eof = false;

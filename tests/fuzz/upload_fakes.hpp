@@ -8,6 +8,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 #include "fuzz_input.hpp"
@@ -26,6 +27,21 @@ using test::RecordingReply;  // wake_session: where wakes go, as the connection 
 // are fuzz failures.
 inline void fail_on_violations(MemoryUploadLog& log) {
   log.on_violation = [](const std::string& what) { fuzz_check(false, "target protocol: " + what); };
+}
+
+// The target's behaviour from an upload fuzz input's first bytes, the same in
+// both upload fuzzers: flag 1, the open fails with `open_error`; flag 2, the
+// commit fails; flag 32, operations stay pending (at most two appends) until
+// completed; the `fail_append`-th append fails (0: none). Also makes the
+// target's protocol violations fuzz failures.
+inline void configure_target(MemoryUploadLog& log, uint8_t flags, uint8_t fail_append,
+                             std::error_code open_error) {
+  fail_on_violations(log);
+  log.async = flags & 32;
+  log.max_pending_appends = 2;
+  if (flags & 1) log.open_error = open_error;
+  if (flags & 2) log.commit_error = std::make_error_code(std::errc::io_error);
+  log.fail_append_number = fail_append;
 }
 
 // Async inputs: a chunk length byte of kComplete finishes one pending target

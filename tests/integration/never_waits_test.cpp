@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "reactor/io_pool.hpp"
+#include "storage/upload_buffers.hpp"
 #include "storage/upload_file.hpp"
 #include "support/loopback.hpp"
 #include "support/test_bytes.hpp"

@@ -92,8 +92,11 @@ class Receiver {
         for (size_t i = 0; i < count; ++i) {
           int fd = -1;
           std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-          if (fds != nullptr) fds->emplace_back(fd);
-          else ::close(fd);
+          if (fds != nullptr) {
+            fds->emplace_back(fd);
+          } else {
+            ::close(fd);
+          }
         }
       }
       const std::string m(buf, static_cast<size_t>(n));

@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "process_fixture.hpp"
+#include "support/classic_sender.hpp"
 
 namespace socketd::test {
 namespace {
@@ -34,31 +35,15 @@ std::vector<std::string> finished(const std::string& dir) {
   return out;
 }
 
-// A text file's lines, each with its line ending, the way Python's
-// `for line in f` yields them.
-std::vector<std::string> split_lines(std::string_view text) {
-  std::vector<std::string> lines;
-  while (!text.empty()) {
-    const size_t nl = text.find('\n');
-    const size_t n = nl == std::string_view::npos ? text.size() : nl + 1;
-    lines.emplace_back(text.substr(0, n));
-    text.remove_prefix(n);
-  }
-  return lines;
-}
-
-// The classic sender. Returns false if an ack was not exactly "success".
+// The classic sender (support/classic_sender.hpp). Returns false if an ack
+// was not exactly "success".
 bool classic_send(int fd, std::string_view content) {
-  for (const auto& line : split_lines(content)) {
-    send_all(fd, line);
-    const std::string ack = recv_once(fd, 1024);
-    if (ack != "success") {
-      ADD_FAILURE() << "ack after " << line.size() << "-byte line: '" << ack << "'";
-      return false;
-    }
+  const SendOutcome out = classic_send_lines(fd, content);
+  if (out.refusal) {
+    ADD_FAILURE() << "ack after " << out.acked_lines << " lines: '" << *out.refusal << "'";
+    return false;
   }
-  send_all(fd, "quit");
-  return true;
+  return out.quit_sent;
 }
 
 std::string sample_file() {

@@ -10,34 +10,7 @@ HARNESS="$HERE/private-systemd"
 UNIT=harness-smoke.service
 PKG=private-systemd-smoke-pkg
 
-passed=0
-failed=0
-pass() {
-  echo "PASS: $*"
-  passed=$((passed + 1))
-}
-fail() {
-  echo "FAIL: $*"
-  failed=$((failed + 1))
-}
-check() { # check DESCRIPTION CMD...
-  local desc=$1
-  shift
-  if "$@"; then pass "$desc"; else fail "$desc"; fi
-}
-# Polls CMD until it succeeds or TIMEOUT seconds have passed.
-eventually() { # eventually TIMEOUT CMD...
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@"; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.2
-  done
-}
-finish() {
-  echo "$passed passed, $failed failed"
-  ((failed == 0 && passed > 0))
-}
+source "$HERE/checks.sh"
 
 if [[ $(id -u) != 0 ]]; then
   echo "FAIL: must run as root (boots systemd in namespaces)"

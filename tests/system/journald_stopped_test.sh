@@ -14,10 +14,7 @@
 set -uo pipefail
 
 HERE="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)"
-SRC="${SOCKETD_SOURCE_DIR:-$(cd "$HERE/../.." && pwd)}"
-BUILD="${SOCKETD_BUILD_DIR:-$SRC/build}"
-HARNESS="$HERE/private-systemd"
-DAEMON="$BUILD/daemon/socketd"
+source "$HERE/checks.sh"
 T=/root/socketd-test # helper directory inside
 CONF=/etc/socketd/socketd.toml
 # Journal MESSAGE_ID of LogEvent::kLogDropped (daemon/systemd_glue.cpp).
@@ -27,36 +24,23 @@ STOPPED_SECONDS=8 # > 2 watchdog periods with journald stopped
 DATAGRAMS=30000
 CONNECTS=3000
 
-source "$HERE/checks.sh"
+IN_NS_TIMEOUT=120
 
-if [[ $(id -u) != 0 ]]; then
-  echo "SKIP: must run as root (boots systemd in private namespaces)"
-  exit 77
-fi
-if [[ ! -x /lib/systemd/systemd ]]; then
-  echo "SKIP: no systemd on this host (/lib/systemd/systemd)"
-  exit 77
-fi
+need_private_systemd
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/socketd-journald-work.XXXXXX")
-if [[ ! -x $DAEMON ]]; then
-  fail "daemon binary $DAEMON exists (build it: cmake --build BUILD --target socketd)"
-  counts_ok
-  exit 1
-fi
+need_daemon
 
 STATEDIR=$(mktemp -d "${TMPDIR:-/tmp}/socketd-journald.XXXXXX")
 JOURNALD_PID=
 cleanup() {
   # Never leave journald stopped, even on a failed check.
   if [[ -n $JOURNALD_PID ]]; then in_ns kill -CONT "$JOURNALD_PID" >/dev/null 2>&1 || true; fi
-  "$HARNESS" poweroff "$STATEDIR" >/dev/null 2>&1 || true
-  rm -rf "$WORK" "$STATEDIR"
+  poweroff_private_systemd
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-in_ns() { PRIVATE_SYSTEMD_EXEC_TIMEOUT=120 "$HARNESS" exec "$STATEDIR" "$@"; }
 prop() { in_ns systemctl show -p "$1" --value "${2:-socketd.service}"; }
 main_pid() { prop MainPID; }
 is_active() { [[ $(in_ns systemctl is-active "${1:-socketd.service}") == active ]]; }
@@ -159,21 +143,14 @@ printf '[Service]\nWatchdogSec=%ss\nLogRateLimitIntervalSec=0\n' "$WATCHDOG_SEC"
   >"$WORK/50-test-journald-stopped.conf"
 
 # ---------------------------------------------------------------- boot --
-if ! "$HARNESS" boot "$STATEDIR" >"$WORK/out" 2>&1; then
-  fail "boot a private systemd"
-  show_output
-  counts_ok
-  exit 1
-fi
-pass "boot a private systemd"
+boot_private_systemd
 
 install_all() {
-  "$HARNESS" copy-in "$STATEDIR" "$DAEMON" /usr/sbin/socketd &&
-    "$HARNESS" copy-in "$STATEDIR" "$SRC/systemd/socketd.service" /etc/systemd/system/socketd.service &&
-    "$HARNESS" copy-in "$STATEDIR" "$WORK/50-test-journald-stopped.conf" \
+  install_socketd &&
+    copy_in "$WORK/50-test-journald-stopped.conf" \
       /etc/systemd/system/socketd.service.d/50-test-journald-stopped.conf &&
-    "$HARNESS" copy-in "$STATEDIR" "$WORK/socketd.toml" "$CONF" &&
-    "$HARNESS" copy-in "$STATEDIR" "$WORK/flood.py" "$T/flood.py" &&
+    copy_in "$WORK/socketd.toml" "$CONF" &&
+    copy_in "$WORK/flood.py" "$T/flood.py" &&
     in_ns systemctl daemon-reload
 }
 check "install /usr/sbin/socketd, socketd.service + drop-in (WatchdogSec=${WATCHDOG_SEC}s), $CONF" \

@@ -23,10 +23,7 @@
 set -uo pipefail
 
 HERE="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)"
-SRC="${SOCKETD_SOURCE_DIR:-$(cd "$HERE/../.." && pwd)}"
-BUILD="${SOCKETD_BUILD_DIR:-$SRC/build}"
-HARNESS="$HERE/private-systemd"
-DAEMON="$BUILD/daemon/socketd"
+source "$HERE/checks.sh"
 T=/root/socketd-test # helper directory inside
 ECHO_PORT=7007
 METRICS_PORT=9188
@@ -35,48 +32,22 @@ CONNECTIONS=5
 BYTES=12345 # per connection
 DEADLINE=60 # seconds for each wait on Prometheus
 
-source "$HERE/checks.sh"
-finish() {
-  counts_ok
-}
+IN_NS_TIMEOUT=120
 
-if [[ $(id -u) != 0 ]]; then
-  echo "SKIP: must run as root (boots systemd in private namespaces)"
-  exit 77
-fi
-if [[ ! -x /lib/systemd/systemd ]]; then
-  echo "SKIP: no systemd on this host (/lib/systemd/systemd)"
-  exit 77
-fi
+need_private_systemd
 if [[ ! -x /usr/bin/prometheus || ! -x /usr/bin/promtool || ! -f /lib/systemd/system/prometheus.service ]]; then
-  echo "SKIP: Debian's prometheus is not installed (./dev deps installs it)"
-  exit 77
+  skip "Debian's prometheus is not installed (./dev deps installs it)"
 fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/socketd-prometheus-work.XXXXXX")
-if [[ ! -x $DAEMON ]]; then
-  fail "daemon binary $DAEMON exists (build it: cmake --build BUILD --target socketd)"
-  finish
-  exit 1
-fi
+need_daemon
 STATEDIR=$(mktemp -d "${TMPDIR:-/tmp}/socketd-prometheus.XXXXXX")
-cleanup() {
-  "$HARNESS" poweroff "$STATEDIR" >/dev/null 2>&1 || true
-  rm -rf "$WORK" "$STATEDIR"
-}
-trap cleanup EXIT
+trap poweroff_private_systemd EXIT
 trap 'exit 130' INT TERM HUP
 
-in_ns() { PRIVATE_SYSTEMD_EXEC_TIMEOUT=120 "$HARNESS" exec "$STATEDIR" "$@"; }
 prom() { in_ns python3 "$T/prom.py" "$@"; }
 
-if ! "$HARNESS" boot "$STATEDIR" >"$WORK/out" 2>&1; then
-  fail "boot a private systemd"
-  show_output
-  finish
-  exit 1
-fi
-pass "boot a private systemd"
+boot_private_systemd
 
 cat >"$WORK/socketd.toml" <<TOML
 [services.echo]
@@ -105,11 +76,10 @@ scrape_configs:
 YAML
 
 install_all() {
-  "$HARNESS" copy-in "$STATEDIR" "$DAEMON" /usr/sbin/socketd &&
-    "$HARNESS" copy-in "$STATEDIR" "$SRC/systemd/socketd.service" /etc/systemd/system/socketd.service &&
-    "$HARNESS" copy-in "$STATEDIR" "$WORK/socketd.toml" /etc/socketd/socketd.toml &&
-    "$HARNESS" copy-in "$STATEDIR" "$WORK/prometheus.yml" /etc/prometheus/prometheus.yml &&
-    "$HARNESS" copy-in "$STATEDIR" "$HERE/socketd" "$T" &&
+  install_socketd &&
+    copy_in "$WORK/socketd.toml" /etc/socketd/socketd.toml &&
+    copy_in "$WORK/prometheus.yml" /etc/prometheus/prometheus.yml &&
+    copy_in "$HERE/socketd" "$T" &&
     in_ns systemctl daemon-reload
 }
 check "install socketd, socketd.service, a config with a metrics service, prometheus.yml" install_all

@@ -15,59 +15,27 @@
 set -uo pipefail
 
 HERE="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)"
-SRC="${SOCKETD_SOURCE_DIR:-$(cd "$HERE/../.." && pwd)}"
-BUILD="${SOCKETD_BUILD_DIR:-$SRC/build}"
-HARNESS="$HERE/private-systemd"
-DAEMON="$BUILD/daemon/socketd"
+source "$HERE/checks.sh"
 T=/root/socketd-test # helper directory inside
 CLIENT_SOURCE=127.0.0.2
 CHAT_PORT=7889   # HAProxy's frontends
 UPLOAD_PORT=7999
 
-
-source "$HERE/checks.sh"
-finish() {
-  counts_ok
-}
-
-if [[ $(id -u) != 0 ]]; then
-  echo "SKIP: must run as root (boots systemd in private namespaces)"
-  exit 77
-fi
-if [[ ! -x /lib/systemd/systemd ]]; then
-  echo "SKIP: no systemd on this host (/lib/systemd/systemd)"
-  exit 77
-fi
+need_private_systemd
 if [[ ! -x /usr/sbin/haproxy || ! -f /lib/systemd/system/haproxy.service ]]; then
-  echo "SKIP: Debian's haproxy is not installed (./dev deps installs it)"
-  exit 77
+  skip "Debian's haproxy is not installed (./dev deps installs it)"
 fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/socketd-proxy-work.XXXXXX")
-if [[ ! -x $DAEMON ]]; then
-  fail "daemon binary $DAEMON exists (build it: cmake --build BUILD --target socketd)"
-  finish
-  exit 1
-fi
+need_daemon
 STATEDIR=$(mktemp -d "${TMPDIR:-/tmp}/socketd-proxy.XXXXXX")
-cleanup() {
-  "$HARNESS" poweroff "$STATEDIR" >/dev/null 2>&1 || true
-  rm -rf "$WORK" "$STATEDIR"
-}
-trap cleanup EXIT
+trap poweroff_private_systemd EXIT
 trap 'exit 130' INT TERM HUP
 
-in_ns() { PRIVATE_SYSTEMD_EXEC_TIMEOUT=90 "$HARNESS" exec "$STATEDIR" "$@"; }
 client() { in_ns env SOCKETD_CLIENT_SOURCE="$CLIENT_SOURCE" python3 "$T/clients.py" "$@"; }
 journal() { in_ns journalctl --no-pager "$@"; }
 
-if ! "$HARNESS" boot "$STATEDIR" >"$WORK/out" 2>&1; then
-  fail "boot a private systemd"
-  show_output
-  finish
-  exit 1
-fi
-pass "boot a private systemd"
+boot_private_systemd
 
 # One config per instance: chat and upload on their own ports, PROXY
 # protocol on, only HAProxy (127.0.0.1) may connect.
@@ -131,14 +99,14 @@ CFG
 } >"$WORK/upload.txt"
 
 install_all() {
-  "$HARNESS" copy-in "$STATEDIR" "$DAEMON" /usr/sbin/socketd &&
-    "$HARNESS" copy-in "$STATEDIR" "$SRC/systemd/socketd@.service" /etc/systemd/system/socketd@.service &&
-    "$HARNESS" copy-in "$STATEDIR" "$WORK/10-own-config.conf" /etc/systemd/system/socketd@.service.d/10-own-config.conf &&
-    "$HARNESS" copy-in "$STATEDIR" "$WORK/proxy-1.toml" /etc/socketd/proxy-1.toml &&
-    "$HARNESS" copy-in "$STATEDIR" "$WORK/proxy-2.toml" /etc/socketd/proxy-2.toml &&
-    "$HARNESS" copy-in "$STATEDIR" "$WORK/haproxy.cfg" /etc/haproxy/haproxy.cfg &&
-    "$HARNESS" copy-in "$STATEDIR" "$HERE/socketd" "$T" &&
-    "$HARNESS" copy-in "$STATEDIR" "$WORK/upload.txt" "$T/upload.txt" &&
+  copy_in "$DAEMON" /usr/sbin/socketd &&
+    copy_in "$SRC/systemd/socketd@.service" /etc/systemd/system/socketd@.service &&
+    copy_in "$WORK/10-own-config.conf" /etc/systemd/system/socketd@.service.d/10-own-config.conf &&
+    copy_in "$WORK/proxy-1.toml" /etc/socketd/proxy-1.toml &&
+    copy_in "$WORK/proxy-2.toml" /etc/socketd/proxy-2.toml &&
+    copy_in "$WORK/haproxy.cfg" /etc/haproxy/haproxy.cfg &&
+    copy_in "$HERE/socketd" "$T" &&
+    copy_in "$WORK/upload.txt" "$T/upload.txt" &&
     in_ns systemctl daemon-reload
 }
 check "install socketd, socketd@.service with a per-instance config, haproxy.cfg" install_all

@@ -14,10 +14,7 @@
 set -uo pipefail
 
 HERE="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)"
-SRC="${SOCKETD_SOURCE_DIR:-$(cd "$HERE/../.." && pwd)}"
-BUILD="${SOCKETD_BUILD_DIR:-$SRC/build}"
-HARNESS="$HERE/private-systemd"
-DAEMON="$BUILD/daemon/socketd"
+source "$HERE/checks.sh"
 T=/root/socketd-test # helper directory inside
 CONF=/etc/socketd/socketd.toml
 CLIENTS=(python3 "$T/clients.py")
@@ -28,7 +25,6 @@ ID_STOPPING=8d0b4b1f6a2e4f0c9f3c1a7e5d2b6c0a
 TEST_START=$SECONDS
 declare -a TIMINGS=()
 
-source "$HERE/checks.sh"
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 timing() { TIMINGS+=("$1: $2 ms"); }
 finish() {
@@ -39,14 +35,7 @@ finish() {
   counts_ok
 }
 
-if [[ $(id -u) != 0 ]]; then
-  echo "SKIP: must run as root (boots systemd in private namespaces)"
-  exit 77
-fi
-if [[ ! -x /lib/systemd/systemd ]]; then
-  echo "SKIP: no systemd on this host (/lib/systemd/systemd)"
-  exit 77
-fi
+need_private_systemd
 
 # ---- step 9 first: it needs no boot.
 exposure_ok() {
@@ -67,23 +56,17 @@ else
   show_output
 fi
 
-if [[ ! -x $DAEMON ]]; then
-  fail "daemon binary $DAEMON exists (build it: cmake --build BUILD --target socketd)"
-  finish
-  exit 1
-fi
+need_daemon
 
 STATEDIR=$(mktemp -d "${TMPDIR:-/tmp}/socketd-systemd.XXXXXX")
 HOLD_PID=
 cleanup() {
   if [[ -n $HOLD_PID ]]; then kill "$HOLD_PID" 2>/dev/null || true; fi
-  "$HARNESS" poweroff "$STATEDIR" >/dev/null 2>&1 || true
-  rm -rf "$WORK" "$STATEDIR"
+  poweroff_private_systemd
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-in_ns() { PRIVATE_SYSTEMD_EXEC_TIMEOUT=90 "$HARNESS" exec "$STATEDIR" "$@"; }
 client() { in_ns "${CLIENTS[@]}" "$@"; }
 prop() { in_ns systemctl show -p "$1" --value "${2:-socketd.service}"; }
 main_pid() { prop MainPID; }
@@ -102,13 +85,7 @@ status_number() { status_text | sed -n "s/.* \([0-9][0-9]*\) $1.*/\1/p"; }
 
 # ---------------------------------------------------------------- boot --
 t0=$(now_ms)
-if ! "$HARNESS" boot "$STATEDIR" >"$WORK/out" 2>&1; then
-  fail "boot a private systemd"
-  show_output
-  finish
-  exit 1
-fi
-pass "boot a private systemd"
+boot_private_systemd
 timing "boot" $(($(now_ms) - t0))
 
 # The file the file sender uploads: many short lines, empty lines, tabs,
@@ -123,11 +100,10 @@ timing "boot" $(($(now_ms) - t0))
 } >"$WORK/upload.txt"
 
 install_all() {
-  "$HARNESS" copy-in "$STATEDIR" "$DAEMON" /usr/sbin/socketd &&
-    "$HARNESS" copy-in "$STATEDIR" "$SRC/systemd/socketd.service" /etc/systemd/system/socketd.service &&
-    "$HARNESS" copy-in "$STATEDIR" "$SRC/config/socketd.toml" "$CONF" &&
-    "$HARNESS" copy-in "$STATEDIR" "$HERE/socketd" "$T" &&
-    "$HARNESS" copy-in "$STATEDIR" "$WORK/upload.txt" "$T/upload.txt" &&
+  install_socketd &&
+    copy_in "$SRC/config/socketd.toml" "$CONF" &&
+    copy_in "$HERE/socketd" "$T" &&
+    copy_in "$WORK/upload.txt" "$T/upload.txt" &&
     in_ns systemctl daemon-reload
 }
 check "install /usr/sbin/socketd, socketd.service, $CONF; daemon-reload" install_all
@@ -281,7 +257,7 @@ check "typo removed; systemctl reload exits 0 again" remove_typo_and_reload
 echo "---- 6. watchdog"
 install_watchdog_dropin() {
   printf '[Service]\nWatchdogSec=2s\n' >"$WORK/50-test-watchdog.conf" &&
-    "$HARNESS" copy-in "$STATEDIR" "$WORK/50-test-watchdog.conf" /etc/systemd/system/socketd.service.d/50-test-watchdog.conf &&
+    copy_in "$WORK/50-test-watchdog.conf" /etc/systemd/system/socketd.service.d/50-test-watchdog.conf &&
     in_ns systemctl daemon-reload &&
     in_ns systemctl restart socketd.service &&
     test "$(prop WatchdogUSec)" = 2s
@@ -338,7 +314,7 @@ check "journal has the stopping record of PID $PID3" \
 # --------------------------------------------------- 8. socket activation --
 echo "---- 8. socket activation"
 install_socket() {
-  "$HARNESS" copy-in "$STATEDIR" "$SRC/systemd/socketd.socket" /etc/systemd/system/socketd.socket &&
+  copy_in "$SRC/systemd/socketd.socket" /etc/systemd/system/socketd.socket &&
     in_ns systemctl daemon-reload && in_ns systemctl start socketd.socket
 }
 check "install socketd.socket, systemctl start socketd.socket" install_socket

@@ -9,54 +9,17 @@
 #include <string>
 #include <string_view>
 
+#include "support/unescape.hpp"
 #include "support/utf8_check.hpp"
 
 namespace socketd {
 namespace {
 
+using test::unescape;
 using test::valid_utf8;
 
 std::string esc(std::string_view s, size_t max_bytes = 4096) {
   return escape_payload(std::span<const char>(s.data(), s.size()), max_bytes);
-}
-
-// Reverses the escapes; returns false on a malformed escape.
-bool unescape(std::string_view s, std::string& out) {
-  out.clear();
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '\\') {
-      out.push_back(s[i]);
-      continue;
-    }
-    if (++i >= s.size()) return false;
-    switch (s[i]) {
-      case '\\':
-        out.push_back('\\');
-        break;
-      case 'n':
-        out.push_back('\n');
-        break;
-      case 'r':
-        out.push_back('\r');
-        break;
-      case 't':
-        out.push_back('\t');
-        break;
-      case 'x': {
-        if (i + 2 >= s.size()) return false;
-        const std::string hex(s.substr(i + 1, 2));
-        if (hex.size() != 2 || hex.find_first_not_of("0123456789abcdef") != std::string::npos) {
-          return false;
-        }
-        out.push_back(static_cast<char>(std::stoi(hex, nullptr, 16)));
-        i += 2;
-        break;
-      }
-      default:
-        return false;
-    }
-  }
-  return true;
 }
 
 // The log-safety properties every output must have.

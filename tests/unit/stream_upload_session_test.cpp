@@ -13,17 +13,22 @@
 #include "service/sha256.hpp"
 #include "support/memory_upload_target.hpp"
 #include "support/session_driver.hpp"
+#include "support/upload_completion.hpp"
 
 namespace socketd {
 namespace {
 
-using test::MemoryUploadLog;
-using test::RecordingReply;
 using test::all_splits;
+using test::Completion;
+using test::configure;
 using test::describe;
 using test::feed;
+using test::feed_as;
+using test::kCompletions;
 using test::memory_stream_opener;
+using test::MemoryUploadLog;
 using test::record_results;
+using test::RecordingReply;
 
 // sha256sum of "hello world" and of nothing.
 constexpr std::string_view kHelloSha =
@@ -58,41 +63,6 @@ TEST(Sha256, MatchesKnownDigests) {
   hash.update(std::span<const char>("hello ", 6));
   hash.update(std::span<const char>("world", 5));
   EXPECT_EQ(hash.hex_digest(), kHelloSha);
-}
-
-// When the target's operations finish. kSync: inside each call (a memory
-// target). kEager: the disk catches up after every read. kLazy: only when the
-// connection would otherwise stop reading (accepts_input() false), and at the
-// end, so the open, the appends and the commit stay pending as long as they can.
-enum class Completion { kSync, kEager, kLazy };
-constexpr Completion kCompletions[] = {Completion::kSync, Completion::kEager, Completion::kLazy};
-
-const char* describe(Completion c) {
-  switch (c) {
-    case Completion::kSync: return "sync";
-    case Completion::kEager: return "async, eager";
-    case Completion::kLazy: return "async, lazy";
-  }
-  return "?";
-}
-
-void configure(MemoryUploadLog& storage, Completion c) {
-  storage.async = c != Completion::kSync;
-  storage.max_pending_appends = 2;  // like the file's two queued writes
-}
-
-// Reads as the connection does them: only while the session takes input.
-void feed_as(Completion c, StreamUploadSession& session, RecordingReply& reply,
-             MemoryUploadLog& storage, const std::vector<std::string>& pieces) {
-  for (const auto& piece : pieces) {
-    if (c == Completion::kLazy) {
-      while (!session.accepts_input() && storage.complete_next()) {
-      }
-    }
-    ASSERT_TRUE(session.accepts_input()) << "the session waits, but nothing is pending";
-    feed(session, reply, piece);
-    if (c == Completion::kEager) storage.complete_all();
-  }
 }
 
 TEST(StreamUpload, EverySplitStoresTheBytesAndRepliesOnceWithCountAndChecksum) {

@@ -11,17 +11,22 @@
 #include "service/session.hpp"
 #include "support/memory_upload_target.hpp"
 #include "support/session_driver.hpp"
+#include "support/upload_completion.hpp"
 
 namespace socketd {
 namespace {
 
-using test::MemoryUploadLog;
-using test::RecordingReply;
 using test::all_splits;
+using test::Completion;
+using test::configure;
 using test::describe;
 using test::feed;
+using test::feed_as;
+using test::kCompletions;
 using test::memory_opener;
+using test::MemoryUploadLog;
 using test::record_results;
+using test::RecordingReply;
 
 // The shared in-memory target (support/memory_upload_target.hpp): `storage`
 // is what it did; every test also checks that the session kept the target
@@ -157,39 +162,6 @@ TEST(UploadSessionTest, ConfiguredAckAndEndWords) {
   EXPECT_EQ(reply.sends, (std::vector<std::string>{"ok", "ok"}));
   EXPECT_EQ(h.storage.commits, 1);
   EXPECT_EQ(reply.close_calls, 1);
-}
-
-// When the target's operations finish. kSync: inside each call (a memory
-// target). kEager: the disk catches up after every read. kLazy: only when the
-// connection would otherwise stop reading (accepts_input() false), and at the
-// end, so appends, the open and the commit stay pending as long as they can.
-enum class Completion { kSync, kEager, kLazy };
-constexpr Completion kCompletions[] = {Completion::kSync, Completion::kEager, Completion::kLazy};
-
-const char* describe(Completion c) {
-  switch (c) {
-    case Completion::kSync: return "sync";
-    case Completion::kEager: return "async, eager";
-    case Completion::kLazy: return "async, lazy";
-  }
-  return "?";
-}
-
-void configure(MemoryUploadLog& storage, Completion c) {
-  storage.async = c != Completion::kSync;
-  storage.max_pending_appends = 2;  // like the file's two queued writes
-}
-
-// One read, as the connection does it: only when the session takes input.
-void feed_as(Completion c, UploadSession& session, RecordingReply& reply, MemoryUploadLog& storage,
-             std::string_view piece) {
-  if (c == Completion::kLazy) {
-    while (!session.accepts_input() && storage.complete_next()) {
-    }
-  }
-  ASSERT_TRUE(session.accepts_input()) << "the session waits, but nothing is pending";
-  feed(session, reply, piece);
-  if (c == Completion::kEager) storage.complete_all();
 }
 
 TEST(UploadSessionTest, DataArrivesByteIdenticalHoweverSplit) {
