@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "net/socket.hpp"
+#include "server/proxy_field.hpp"
 #include "server/service_runtime.hpp"
 
 namespace socketd {
@@ -347,11 +348,7 @@ void Connection::log_closed(std::string_view reason) {
 }
 
 void Connection::add_proxy(LogRecord& record) const {
-  if (const SocketAddress* via = proxy()) {
-    std::string proxy_address = via->to_string();
-    record.message += " via " + proxy_address;
-    record.fields.push_back({"PROXY", std::move(proxy_address)});
-  }
+  add_proxy_field(record, proxy());
 }
 
 void Connection::read_exec_proxy_header() {
