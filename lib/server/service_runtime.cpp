@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "server/datagram_log.hpp"
+#include "server/proxy_field.hpp"
 #include "service/banner.hpp"
 #include "service/chat.hpp"
 #include "service/echo.hpp"
@@ -75,11 +76,7 @@ void ServiceRuntime::opened(const SocketAddress& client, const SocketAddress* pr
   std::string peer = client.to_string();
   LogRecord record{LogLevel::kInfo, LogEvent::kConnectionOpened, name() + ": " + peer + " connected",
                    {{"SERVICE", name()}, {"PEER", std::move(peer)}}};
-  if (proxy != nullptr) {
-    std::string via = proxy->to_string();
-    record.message += " via " + via;
-    record.fields.push_back({"PROXY", std::move(via)});
-  }
+  add_proxy_field(record, proxy);
   logger.log(record);
 }
 
@@ -103,11 +100,7 @@ void ServiceRuntime::refused(Refusal refusal, const SocketAddress& client,
   LogRecord record{denial ? LogLevel::kNotice : LogLevel::kWarning, LogEvent::kLimitHit,
                    std::move(message),
                    {{"SERVICE", name()}, {"PEER", std::move(peer)}, {"LIMIT", limit}}};
-  if (proxy != nullptr) {
-    std::string via = proxy->to_string();
-    record.message += " (via " + via + ")";
-    record.fields.push_back({"PROXY", std::move(via)});
-  }
+  add_proxy_field(record, proxy, ViaStyle::kParenthesised);
   context_.logger.log(record);
 }
 
