@@ -14,7 +14,6 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
-#include <optional>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -28,9 +27,9 @@
 #include "config/config_dump.hpp"
 #include "config/config_loader.hpp"
 #include "handover/state.hpp"
-#include "net/socket.hpp"
 #include "log/async_sink.hpp"
 #include "log/rate_limited_sink.hpp"
+#include "net/socket.hpp"
 #include "options.hpp"
 #include "reactor/signal_source.hpp"
 #include "systemd_glue.hpp"
@@ -209,7 +208,7 @@ int signal_upgrade(int pid) {
       }
     }
   }
-  struct stat before{};
+  struct stat before {};
   if (!path.empty()) ::stat(path.c_str(), &before);
   if (::kill(pid, SIGUSR2) != 0) {
     std::fprintf(stderr, "socketd: cannot signal PID %d: %s\n", pid, std::strerror(errno));
@@ -218,7 +217,7 @@ int signal_upgrade(int pid) {
   if (path.empty()) return 0;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (std::chrono::steady_clock::now() < deadline) {
-    struct stat now{};
+    struct stat now {};
     if (::stat(path.c_str(), &now) == 0 && now.st_ino != before.st_ino) {
       const auto report = socketd::read_reload_report(path);
       std::fprintf(report.ok ? stdout : stderr, "%s %s\n", report.ok ? "ok" : "failed",
@@ -265,7 +264,7 @@ Handover take_handover() {
     ::closedir(dir);
   }
   for (int fd : h.fds) ::fcntl(fd, F_SETFD, FD_CLOEXEC);  // ours now: not to a child
-  struct stat st{};
+  struct stat st {};
   if (memfd < 3 || ::fstat(memfd, &st) != 0 || st.st_size < 0 ||
       static_cast<size_t>(st.st_size) > kMaxHandoverBytes) {
     h.error = "no readable hand-over state at " + text;
@@ -275,7 +274,8 @@ Handover take_handover() {
   std::string bytes(static_cast<size_t>(st.st_size), '\0');
   size_t got = 0;
   while (got < bytes.size()) {
-    const ssize_t n = ::pread(memfd, bytes.data() + got, bytes.size() - got, static_cast<off_t>(got));
+    const ssize_t n =
+        ::pread(memfd, bytes.data() + got, bytes.size() - got, static_cast<off_t>(got));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     got += static_cast<size_t>(n);
@@ -441,10 +441,10 @@ int run(const socketd::Options& options, const std::vector<std::string>& argv) {
   std::vector<int> connection_fds;
   if (handover.present) {
     if (!handover.state) {
-      logger.log(LogLevel::kError, "cannot read the state handed over by the previous socketd: " +
-                                       handover.error +
-                                       "; its connections are closed, its listening sockets "
-                                       "adopted by address");
+      logger.log(LogLevel::kError,
+                 "cannot read the state handed over by the previous socketd: " + handover.error +
+                     "; its connections are closed, its listening sockets "
+                     "adopted by address");
     }
     auto from_handover = handover_listeners(handover, *load.config, connection_fds);
     for (auto& socket : from_handover) inherited.push_back(std::move(socket));

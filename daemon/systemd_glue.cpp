@@ -79,7 +79,7 @@ void install_crash_handoff() {
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
   return;  // the sanitizer's own SEGV report is worth more in those builds
 #endif
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_handler = on_crash;
   sa.sa_flags = SA_RESETHAND | SA_NODEFER;
   sigemptyset(&sa.sa_mask);

@@ -5,8 +5,8 @@
 #include <chrono>
 #include <map>
 #include <memory>
-#include <vector>
 #include <string>
+#include <vector>
 
 #include "app/notifier.hpp"
 #include "app/socket_notifier.hpp"

@@ -247,10 +247,10 @@ void App::sync_fd_store() {
   if (!changed && stored_.count(manifest) != 0 && !stored_[manifest].empty()) return;
   auto memfd = make_fd_store_manifest(all);
   if (!memfd) {
-    logger_.log(LogLevel::kWarning, "cannot write the fd store manifest: " +
-                                        memfd.error().message() +
-                                        "; after a restart the stored listeners are taken "
-                                        "for socket-activated ones");
+    logger_.log(LogLevel::kWarning,
+                "cannot write the fd store manifest: " + memfd.error().message() +
+                    "; after a restart the stored listeners are taken "
+                    "for socket-activated ones");
     return;
   }
   notifier_.remove_stored_fds(manifest);
@@ -352,7 +352,8 @@ void App::upgrade() {
   for (const auto& c : state.connections) fds.push_back(c.fd);
   const std::string bytes = handover::encode(state);
   logger_.log(LogLevel::kNotice, "upgrading: handing " + std::to_string(state.listeners.size()) +
-                                     " listener(s) and " + std::to_string(state.connections.size()) +
+                                     " listener(s) and " +
+                                     std::to_string(state.connections.size()) +
                                      " connection(s) to a new socketd in this process (" +
                                      std::to_string(bytes.size()) + " bytes of state)");
   const std::string error = options_.exec_successor(bytes, fds);

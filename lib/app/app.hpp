@@ -7,11 +7,11 @@
 
 #include <chrono>
 #include <functional>
-#include <vector>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "app/notifier.hpp"
 #include "config/config.hpp"
@@ -35,8 +35,8 @@ struct AppOptions {
   // Session-keeping upgrade (SIGUSR2): replaces this process with a new
   // socketd that takes `state` (lib/handover) and the descriptors `fds`.
   // Returns only if that failed, with the reason. Unset: no upgrades.
-  std::function<std::string(const std::string& state, const std::vector<int>& fds)>
-      exec_successor = {};
+  std::function<std::string(const std::string& state, const std::vector<int>& fds)> exec_successor =
+      {};
 };
 
 class App {

@@ -284,7 +284,8 @@ std::variant<State, DecodeError> decode(std::span<const char> bytes) {
         check_name(c.service, "service name");
         c.fd = f.fd();
         const uint8_t kind = f.u8();
-        if (f.ok() && (kind < 1 || kind > 5)) f.fail("unknown session kind " + std::to_string(kind));
+        if (f.ok() && (kind < 1 || kind > 5))
+          f.fail("unknown session kind " + std::to_string(kind));
         c.kind = static_cast<SessionKind>(kind);
         c.peer = f.address();
         const uint8_t has_proxy = f.u8();
@@ -301,8 +302,8 @@ std::variant<State, DecodeError> decode(std::span<const char> bytes) {
         c.session_done = done == 1;
         const uint8_t has_upload = f.u8();
         if (has_upload > 1) f.fail("upload flag is neither 0 nor 1");
-        const bool upload_kind = c.kind == SessionKind::kUpload ||
-                                 c.kind == SessionKind::kStreamUpload;
+        const bool upload_kind =
+            c.kind == SessionKind::kUpload || c.kind == SessionKind::kStreamUpload;
         if (f.ok() && (has_upload == 1) != upload_kind) {
           f.fail("upload part present exactly for upload sessions");
         }

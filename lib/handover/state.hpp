@@ -64,8 +64,8 @@ struct ConnectionRecord {
   std::optional<SocketAddress> proxy;  // the load balancer, with a PROXY header
   uint64_t bytes_in = 0;
   uint64_t bytes_out = 0;
-  uint64_t age_ms = 0;   // since accept (upload_timeout)
-  uint64_t idle_ms = 0;  // since the last activity (idle_timeout)
+  uint64_t age_ms = 0;         // since accept (upload_timeout)
+  uint64_t idle_ms = 0;        // since the last activity (idle_timeout)
   std::string pending_output;  // accepted from the session, not yet sent
   std::string session_state;   // chat: the unterminated line; PROXY: the header so far
   bool session_done = false;   // chat: exit word seen

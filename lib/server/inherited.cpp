@@ -14,7 +14,7 @@ constexpr size_t kManifestMax = 64 * 1024;
 }  // namespace
 
 uint64_t socket_inode(int fd) {
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd, &st) != 0) return 0;
   return static_cast<uint64_t>(st.st_ino);
 }

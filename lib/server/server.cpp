@@ -155,8 +155,7 @@ Result<std::unique_ptr<Listener>> Server::open_fresh(const ServiceConfig& servic
   // a moment after we sent it; there is no reply to wait on. Bounded, and
   // only on this rare path (an address given up and taken again in one
   // start or reload).
-  for (int i = 0; i < 250 && released_ && !opened &&
-                  opened.error() == std::errc::address_in_use;
+  for (int i = 0; i < 250 && released_ && !opened && opened.error() == std::errc::address_in_use;
        ++i) {
     ::usleep(2000);
     opened = open_listener(service, address);
@@ -226,7 +225,8 @@ std::vector<std::string> Server::apply(const Config& config, InheritedSockets* i
     for (auto& socket : *inherited) {
       std::vector<size_t> named;
       for (size_t k = 0; k < m; ++k) {
-        if (config.services[bindings[k].service].name == socket.name && !adopted[k]) named.push_back(k);
+        if (config.services[bindings[k].service].name == socket.name && !adopted[k])
+          named.push_back(k);
       }
       if (named.empty()) {
         if (socket.stored) release_stored(socket.name);
@@ -262,11 +262,14 @@ std::vector<std::string> Server::apply(const Config& config, InheritedSockets* i
       std::string bound;
       size_t pick = SIZE_MAX;
       for (size_t k : named) {
-        if (pick == SIZE_MAX && stored_socket_fits(socket.fd.get(), service, bindings[k].address, bound)) pick = k;
+        if (pick == SIZE_MAX &&
+            stored_socket_fits(socket.fd.get(), service, bindings[k].address, bound))
+          pick = k;
       }
       if (pick == SIZE_MAX) {
         context_.logger.log(LogLevel::kNotice,
-                            "service '" + service.name + "': the socket kept in systemd's fd store (" +
+                            "service '" + service.name +
+                                "': the socket kept in systemd's fd store (" +
                                 (bound.empty() ? std::string("unusable") : bound) +
                                 ") no longer matches the config; closed it, binding afresh");
         release_stored(socket.name);
@@ -498,11 +501,11 @@ namespace {
 // socketd ignores what it does not know). `open` is a gauge: not carried, the
 // adopted connections count themselves.
 std::vector<uint64_t*> stats_fields(ServiceStats& s) {
-  std::vector<uint64_t*> fields = {&s.connections_total, &s.bytes_in,   &s.bytes_out,
-                                   &s.uploads_finished,  &s.uploads_incomplete,
-                                   &s.datagrams,         &s.refused,    &s.denied,
-                                   &s.timed_out,         &s.proxy_errors, &s.output_cut,
-                                   &s.uploads_refused,   &s.upload_bytes, &s.datagrams_dropped};
+  std::vector<uint64_t*> fields = {
+      &s.connections_total,  &s.bytes_in,         &s.bytes_out,  &s.uploads_finished,
+      &s.uploads_incomplete, &s.datagrams,        &s.refused,    &s.denied,
+      &s.timed_out,          &s.proxy_errors,     &s.output_cut, &s.uploads_refused,
+      &s.upload_bytes,       &s.datagrams_dropped};
   for (auto& by_reason : s.refused_by) fields.push_back(&by_reason);
   return fields;
 }

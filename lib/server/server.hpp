@@ -37,8 +37,8 @@ struct ServerTotals {
 struct ListenerFd {
   std::string service;
   int fd;
-  uint64_t inode;   // identity while open (socket_inode)
-  bool activated;   // a socket unit's: systemd keeps it anyway
+  uint64_t inode;  // identity while open (socket_inode)
+  bool activated;  // a socket unit's: systemd keeps it anyway
 };
 
 class Server {

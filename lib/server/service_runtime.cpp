@@ -349,8 +349,7 @@ void ServiceRuntime::collect_queued(std::vector<Connection*>& out) const {
   }
 }
 
-void ServiceRuntime::save(std::vector<handover::ConnectionRecord>& out,
-                          std::string_view reason) {
+void ServiceRuntime::save(std::vector<handover::ConnectionRecord>& out, std::string_view reason) {
   std::vector<Connection*> left;
   for (const auto& connection : connections_) {
     handover::ConnectionRecord record;
@@ -381,8 +380,7 @@ bool ServiceRuntime::adopt(Fd& fd, const handover::ConnectionRecord& record, std
   const auto now = context_.reactor.now();
   ++context_.open_connections;
   ++stats_.open;
-  if (IdleHook* hook = connection->header_hook();
-      hook != nullptr && !connection->admitted()) {
+  if (IdleHook* hook = connection->header_hook(); hook != nullptr && !connection->admitted()) {
     awaiting_header_.touch(*hook, now + settings_->config.proxy_header_timeout);
   } else {
     admission_.opened(connection->peer());

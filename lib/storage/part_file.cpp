@@ -19,7 +19,7 @@ using Limits = UploadFileLimits;
 
 bool has_room_at(int fd, uint64_t min_free_bytes) {
   if (min_free_bytes == 0) return true;
-  struct statvfs st{};
+  struct statvfs st {};
   if (::fstatvfs(fd, &st) != 0) return true;  // cannot tell: let write() decide
   return static_cast<uint64_t>(st.f_bavail) * st.f_frsize >= min_free_bytes;
 }
@@ -45,7 +45,8 @@ std::error_code PartFile::open(std::string& name) noexcept {
     // The lock marks the file live. Another process's leftover recovery may
     // have taken it between openat and flock (then it holds the lock, or has
     // renamed the file away): try again under a new name.
-    struct stat ours{}, named{};
+    struct stat ours {
+    }, named{};
     if (::flock(file.get(), LOCK_EX | LOCK_NB) != 0 || ::fstat(file.get(), &ours) != 0 ||
         ::fstatat(dir_->get(), part.c_str(), &named, AT_SYMLINK_NOFOLLOW) != 0 ||
         ours.st_ino != named.st_ino || ours.st_dev != named.st_dev) {
@@ -83,10 +84,10 @@ std::error_code PartFile::write(std::span<const char> bytes) noexcept {
     ::sync_file_range(file_.get(), static_cast<off_t>(writeback_from_),
                       static_cast<off_t>(written_ - writeback_from_), SYNC_FILE_RANGE_WRITE);
     if (waited_to_ < previous_window_) {
-      ::sync_file_range(file_.get(), static_cast<off_t>(waited_to_),
-                        static_cast<off_t>(previous_window_ - waited_to_),
-                        SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
-                            SYNC_FILE_RANGE_WAIT_AFTER);
+      ::sync_file_range(
+          file_.get(), static_cast<off_t>(waited_to_),
+          static_cast<off_t>(previous_window_ - waited_to_),
+          SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
       waited_to_ = previous_window_;
     }
     previous_window_ = writeback_from_;

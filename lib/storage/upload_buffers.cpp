@@ -19,6 +19,8 @@ Block new_block(size_t size) {
   return Block(new char[size], BlockFree{size});
 }
 
-uint64_t upload_buffer_bytes() { return g_buffered.load(std::memory_order_relaxed); }
+uint64_t upload_buffer_bytes() {
+  return g_buffered.load(std::memory_order_relaxed);
+}
 
 }  // namespace socketd

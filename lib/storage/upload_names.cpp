@@ -8,7 +8,9 @@
 
 namespace socketd {
 
-std::string part_name(const std::string& name) { return "." + name + std::string(kPartSuffix); }
+std::string part_name(const std::string& name) {
+  return "." + name + std::string(kPartSuffix);
+}
 
 // "upload-20261125T144553Z-9f86d081884c7d65": sortable by time, unguessable.
 // getrandom() rather than a shared engine: I/O threads call this too.

@@ -54,7 +54,7 @@ class UploadStoreCheckJob final : public IoJob {
         done_(std::move(done)) {}
   void run() noexcept override {
     using Kind = UploadStore::Check::Kind;
-    struct stat st{};
+    struct stat st {};
     if (::fstat(dir_->get(), &st) == 0 && st.st_nlink == 0) result_.unlinked = true;
     if (::stat(path_.c_str(), &st) != 0) {
       result_.kind = Kind::kMissing;
@@ -73,8 +73,8 @@ class UploadStoreCheckJob final : public IoJob {
       return;
     }
     result_.kind = Kind::kReplaced;
-    result_.replaced = std::unique_ptr<UploadStore>(new UploadStore(
-        path_, std::make_shared<const Fd>(std::move(fd)), st.st_dev, st.st_ino));
+    result_.replaced = std::unique_ptr<UploadStore>(
+        new UploadStore(path_, std::make_shared<const Fd>(std::move(fd)), st.st_dev, st.st_ino));
   }
   void done() noexcept override {
     if (done_) done_(std::move(result_));

@@ -46,8 +46,8 @@ class UploadStore {
   struct Check {
     enum class Kind { kSame, kMissing, kNotADirectory, kReplaced };
     Kind kind = Kind::kSame;
-    std::error_code error;                 // kMissing: why stat failed
-    bool unlinked = false;                 // the directory in use was deleted (not moved)
+    std::error_code error;                  // kMissing: why stat failed
+    bool unlinked = false;                  // the directory in use was deleted (not moved)
     std::unique_ptr<UploadStore> replaced;  // kReplaced: the directory there now
   };
   void check(IoPool& pool, std::function<void(Check)> done) const;

@@ -470,7 +470,8 @@ TEST_F(LogBlocked, MetricsCountTheRecordsDroppedWhileTheLogIsNotRead) {
     summarised = dropped_in(daemon_.text(), &summaries);
     scraped = scraped_drops("not_read").value_or(0);
     return scraped == summarised;
-  })) << "metric " << scraped << " != summarised " << summarised;
+  })) << "metric "
+      << scraped << " != summarised " << summarised;
   EXPECT_GE(scraped, *after_more);
   expect_prompt_clean_stop();
   std::cerr << "not_read drops: " << *after_flood << " after the flood, " << *after_more

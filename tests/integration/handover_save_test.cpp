@@ -3,8 +3,8 @@
 // so its client sees FIN, never RST. The input is sent from the reactor thread
 // right before save_state(), so no turn of the loop can read it first.
 // Server::adopt_state(): the idle timers go on from the handed-over state.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -80,7 +80,8 @@ std::pair<Fd, Fd> tcp_pair() {
   EXPECT_EQ(::bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   EXPECT_EQ(::listen(listener.get(), 4), 0);
   EXPECT_EQ(::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  Fd client = connect_tcp_blocking(SocketAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&addr), len));
+  Fd client =
+      connect_tcp_blocking(SocketAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&addr), len));
   Fd served(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
   return {std::move(client), std::move(served)};
 }

@@ -468,10 +468,10 @@ void NotifySocket::drain_locked() const {
     }
     if (keep_fds_ && has_line(text, "FDSTORE=1")) {
       for (auto& fd : fds) {
-        struct stat st{};
+        struct stat st {};
         ::fstat(fd.get(), &st);
         const bool duplicate = std::any_of(store_.begin(), store_.end(), [&](const auto& kept) {
-          struct stat other{};
+          struct stat other {};
           return ::fstat(kept.second.get(), &other) == 0 && other.st_ino == st.st_ino &&
                  other.st_dev == st.st_dev;
         });

@@ -161,9 +161,9 @@ class NotifySocket {
   std::vector<std::string> messages() const;
 
   // Off by default (fds sent are closed, as systemd does without
-  // FileDescriptorStoreMax=). On: like systemd's fd store, fds sent with FDSTORE=1 are kept by FDNAME=
-  // (a duplicate of a kept one is ignored), FDSTOREREMOVE=1 drops a name.
-  // Returns (name, fd) of everything kept; the fds stay owned by this object.
+  // FileDescriptorStoreMax=). On: like systemd's fd store, fds sent with FDSTORE=1 are kept by
+  // FDNAME= (a duplicate of a kept one is ignored), FDSTOREREMOVE=1 drops a name. Returns (name,
+  // fd) of everything kept; the fds stay owned by this object.
   std::vector<std::pair<std::string, int>> stored_fds() const;
   // DaemonOptions whose LISTEN_FDS are the stored fds, as systemd restarts a unit.
   void add_stored_fds(DaemonOptions& options) const;

@@ -136,7 +136,8 @@ TEST_F(ProcessFdStore, WideningAStoredAddressOnReload) {
   const uint16_t port = free_tcp_port();
   start(daemon_table() + chat_service("chat", addr(port), "success!"));
   ASSERT_TRUE(store_holds("chat", 1));
-  write_config(daemon_table() + chat_service("chat", "0.0.0.0:" + std::to_string(port), "success!"));
+  write_config(daemon_table() +
+               chat_service("chat", "0.0.0.0:" + std::to_string(port), "success!"));
   ASSERT_TRUE(reload()) << daemon_.stderr_text();
   EXPECT_TRUE(daemon_.wait_stderr("reloaded 1 services"));
   EXPECT_TRUE(store_holds("chat", 1));
@@ -151,7 +152,8 @@ TEST_F(ProcessFdStore, AStoredAddressWidenedWhileDownIsBound) {
   ASSERT_TRUE(store_holds("chat", 1));
   ASSERT_TRUE(daemon_.signal(SIGKILL));
   ASSERT_TRUE(daemon_.wait_exit());
-  write_config(daemon_table() + chat_service("chat", "0.0.0.0:" + std::to_string(port), "success!"));
+  write_config(daemon_table() +
+               chat_service("chat", "0.0.0.0:" + std::to_string(port), "success!"));
   DaemonProcess next;
   auto again = start_successor(next);
   EXPECT_EQ(again["chat/tcp"], port) << next.stderr_text();

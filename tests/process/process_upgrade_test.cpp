@@ -44,7 +44,8 @@ TEST_F(ProcessUpgrade, ChatAndEchoSessionsContinueInTheNewProcess) {
   send_all(echoing.get(), "e1");
   ASSERT_EQ(recv_exact(echoing.get(), 2), "e1");
   // The line's first half must have reached the old socketd before the signal.
-  ASSERT_TRUE(eventually([&] { return daemon_.stderr_text().find("lines: 127.0.0.1:") != std::string::npos; }));
+  ASSERT_TRUE(eventually(
+      [&] { return daemon_.stderr_text().find("lines: 127.0.0.1:") != std::string::npos; }));
 
   ASSERT_TRUE(upgrade()) << daemon_.stderr_text();
   EXPECT_TRUE(daemon_.wait_stderr("took over 3 of 3 connection(s)"));
@@ -139,7 +140,9 @@ class ProcessBadHandover : public DaemonTest {
   }
 };
 
-TEST_F(ProcessBadHandover, GarbageState) { run_with_state("this is not socketd state"); }
+TEST_F(ProcessBadHandover, GarbageState) {
+  run_with_state("this is not socketd state");
+}
 
 TEST_F(ProcessBadHandover, StateOfAnotherVersion) {
   handover::State state;

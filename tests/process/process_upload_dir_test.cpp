@@ -327,8 +327,8 @@ TEST_F(ProcessUploadDir, DeletedDirectoryIsReportedAndPickedUpWhenRecreated) {
 
   const size_t mark = daemon_.stderr_size();
   fs::remove_all(dir);
-  const auto hint = daemon_.wait_stderr("upload directory " + dir + " is gone", kProcessDeadline,
-                                        mark);
+  const auto hint =
+      daemon_.wait_stderr("upload directory " + dir + " is gone", kProcessDeadline, mark);
   ASSERT_TRUE(hint) << "no hint that the upload directory is gone";
   EXPECT_NE(hint->find("mkdir -p " + dir), std::string::npos) << *hint;
   EXPECT_NE(hint->find("reload"), std::string::npos) << *hint;
@@ -338,8 +338,8 @@ TEST_F(ProcessUploadDir, DeletedDirectoryIsReportedAndPickedUpWhenRecreated) {
     ASSERT_TRUE(fd);
     send_all(fd.get(), "UPLOAD 5\n");
     const std::string reply = recv_until_eof(fd.get());
-    EXPECT_TRUE(reply.starts_with("ERROR ")) << "reply while the directory is gone: '" << reply
-                                             << "'";
+    EXPECT_TRUE(reply.starts_with("ERROR "))
+        << "reply while the directory is gone: '" << reply << "'";
   }
   EXPECT_FALSE(exists(dir)) << "socketd recreated the directory on its own";
 
@@ -370,8 +370,8 @@ TEST_F(ProcessUploadDir, ReplacedDirectoryIsTakenUp) {
   const size_t mark = daemon_.stderr_size();
   ASSERT_EQ(::renameat2(AT_FDCWD, dir.c_str(), AT_FDCWD, other.c_str(), RENAME_EXCHANGE), 0)
       << std::strerror(errno);
-  ASSERT_TRUE(daemon_.wait_stderr("upload directory " + dir + " was replaced", kProcessDeadline,
-                                  mark))
+  ASSERT_TRUE(
+      daemon_.wait_stderr("upload directory " + dir + " was replaced", kProcessDeadline, mark))
       << "the replacement was not noticed";
   const std::string content = random_bytes(7000, 7);
   EXPECT_EQ(upload_once(port, content), "OK 7000 sha256=" + sha256_of(content) + "\n");

@@ -9,7 +9,9 @@
 namespace socketd::handover {
 namespace {
 
-SocketAddress addr(const char* text) { return *SocketAddress::parse(text); }
+SocketAddress addr(const char* text) {
+  return *SocketAddress::parse(text);
+}
 
 State sample() {
   State s;
@@ -84,7 +86,8 @@ TEST(HandoverState, RoundTrip) {
   EXPECT_EQ(s.listeners[1].fd, 4);
   EXPECT_FALSE(s.listeners[1].tcp);
   ASSERT_EQ(s.connections.size(), in.connections.size());
-  for (size_t i = 0; i < s.connections.size(); ++i) expect_same(s.connections[i], in.connections[i]);
+  for (size_t i = 0; i < s.connections.size(); ++i)
+    expect_same(s.connections[i], in.connections[i]);
   ASSERT_EQ(s.counters.size(), 1u);
   EXPECT_EQ(s.counters[0].values, in.counters[0].values);
 }
@@ -124,7 +127,8 @@ TEST(HandoverState, EveryTruncationOfTheBodyIsRefusedOrAWholeRecordPrefix) {
     const State& s = std::get<State>(out);
     const size_t records = s.listeners.size() + s.connections.size() + s.counters.size();
     EXPECT_LE(records, 6u);
-    for (size_t i = 0; i < s.connections.size(); ++i) expect_same(s.connections[i], in.connections[i]);
+    for (size_t i = 0; i < s.connections.size(); ++i)
+      expect_same(s.connections[i], in.connections[i]);
   }
   EXPECT_EQ(accepted, 7u) << "one per record boundary, including the empty body";
 }
@@ -189,11 +193,12 @@ TEST(HandoverState, BadFieldsAreRefused) {
     b[at] = value;
     return decode(seal(b));
   };
-  EXPECT_TRUE(std::holds_alternative<DecodeError>(with(5 + 8 + 4, 9)));      // kind 9
-  EXPECT_TRUE(std::holds_alternative<DecodeError>(with(5 + 8 + 4 + 1, 5)));  // family 5
+  EXPECT_TRUE(std::holds_alternative<DecodeError>(with(5 + 8 + 4, 9)));       // kind 9
+  EXPECT_TRUE(std::holds_alternative<DecodeError>(with(5 + 8 + 4 + 1, 5)));   // family 5
   EXPECT_TRUE(std::holds_alternative<DecodeError>(with(5 + 8 + 3, '\x80')));  // fd < 0
   EXPECT_TRUE(std::holds_alternative<DecodeError>(with(5 + 4, '\n')));        // name with a control
-  EXPECT_TRUE(std::holds_alternative<DecodeError>(with(5 + 8 + 4, 4)));       // upload kind, no upload part
+  EXPECT_TRUE(
+      std::holds_alternative<DecodeError>(with(5 + 8 + 4, 4)));  // upload kind, no upload part
 }
 
 }  // namespace
