@@ -272,21 +272,24 @@ std::span<const char> Connection::take_proxy_header(std::span<const char> chunk)
     fail_proxy_header("bad PROXY header: " + result.error);
     return {};
   }
-  if (!result.header.local) {
-    peer_ = result.header.source;
-    proxied_->destination = result.header.destination;
-    proxied_->named_client = true;
-  }
-  if (!service_.admit(*this)) {
-    refusal_logged_ = true;
-    finish("refused", true);
-    return {};
-  }
+  if (!admit_proxied(result.header)) return {};
   admitted_ = true;
   session_ = service_.make_session(*settings_, peer_);
   session_->on_open(*this);
   settle();
   return chunk.subspan(proxied_->reader.consumed_from_last());
+}
+
+bool Connection::admit_proxied(const ProxyHeader& header) {
+  if (!header.local) {
+    peer_ = header.source;
+    proxied_->destination = header.destination;
+    proxied_->named_client = true;
+  }
+  if (service_.admit(*this)) return true;
+  refusal_logged_ = true;
+  finish("refused", true);
+  return false;
 }
 
 void Connection::fail_proxy_header(std::string_view reason) {

@@ -111,6 +111,9 @@ class Connection final : public IoHandler, private Reply, private ExecProcess::O
   // Feeds one read to the PROXY header reader; returns the bytes after the
   // header once the client is admitted and its session open, else nothing.
   std::span<const char> take_proxy_header(std::span<const char> chunk);
+  // Takes the header's client as the peer (unless LOCAL) and asks the
+  // service to admit it; false: refused and closed.
+  bool admit_proxied(const ProxyHeader& header);
   void fail_proxy_header(std::string_view reason);
   void flush();
   // Appends to out_, keeping the daemon-wide count (max_output_bytes).

@@ -56,16 +56,7 @@ void Connection::read_exec_proxy_header() {
     return;
   }
   bytes_in_ += result.length;
-  if (!result.header.local) {
-    peer_ = result.header.source;
-    proxied_->destination = result.header.destination;
-    proxied_->named_client = true;
-  }
-  if (!service_.admit(*this)) {
-    refusal_logged_ = true;
-    finish("refused", true);
-    return;
-  }
+  if (!admit_proxied(result.header)) return;
   admitted_ = true;
   begin_exec();
 }
