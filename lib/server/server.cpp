@@ -311,13 +311,13 @@ std::vector<std::string> Server::apply(const Config& config, InheritedSockets* i
       listeners_[j] = std::move(*restored);
       if (auto ec = listeners_[j]->attach(old_runtime)) {
         errors.push_back("service '" + old_service.name + "': cannot watch its socket " +
-                         old_address.to_string() + " again after the failed reload: " +
-                         ec.message());
+                         old_address.to_string() +
+                         " again after the failed reload: " + ec.message());
       }
     } else {
       errors.push_back("service '" + old_service.name + "': lost its socket " +
-                       old_address.to_string() + " while trying the reload: " +
-                       restored.error().message());
+                       old_address.to_string() +
+                       " while trying the reload: " + restored.error().message());
     }
   };
   std::vector<SocketAddress> closed_addresses(listeners_.size());
